@@ -1,0 +1,10 @@
+package kinds
+
+// Builtin is the registry of every kind the API server serves.
+func Builtin() (*Registry, error) {
+	var ks []*Kind
+	ks = append(ks, coreKinds()...)
+	ks = append(ks, appsKinds()...)
+	ks = append(ks, batchKinds()...)
+	return NewRegistry(ks...)
+}
