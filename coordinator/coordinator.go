@@ -1,0 +1,252 @@
+// Package coordinator is the cluster's control plane as one component of
+// the agent: the store, the API server over it, and the loops that keep
+// cluster objects true. It imports no node-side package.
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/keel-edge/keel/coordinator/apiserver"
+	"github.com/keel-edge/keel/coordinator/encrypt"
+	"github.com/keel-edge/keel/coordinator/kinds"
+	"github.com/keel-edge/keel/coordinator/openapi"
+	"github.com/keel-edge/keel/coordinator/pki"
+	"github.com/keel-edge/keel/coordinator/store"
+	keelversion "github.com/keel-edge/keel/internal/version"
+)
+
+// Config configures a coordinator.
+type Config struct {
+	// DataDir holds the store (DataDir/store), the trust material
+	// (DataDir/pki) and admin.kubeconfig.
+	DataDir string
+	// NodeName is the name of the node this coordinator runs on.
+	NodeName string
+	// APIAddr is the HTTPS listen address of the API, host:port; port 0
+	// picks a free one.
+	APIAddr string
+	// AdvertiseIP is the address other machines reach the API at; when
+	// unset it is the listen host, or the host's first non-loopback IPv4
+	// when the API listens on every address.
+	AdvertiseIP string
+	// Socket is the path of the local unix socket serving the same API.
+	Socket string
+	// ServiceCIDR is the range cluster IPs are allocated from.
+	ServiceCIDR string
+	// NodePortRange is the range node ports are allocated from, "MIN-MAX".
+	NodePortRange string
+	// Log receives the coordinator's logs.
+	Log *slog.Logger
+}
+
+// DefaultConfig returns the configuration of a coordinator keeping its
+// state in dataDir.
+func DefaultConfig(dataDir string) Config {
+	host, _ := os.Hostname()
+	return Config{
+		DataDir:       dataDir,
+		NodeName:      host,
+		APIAddr:       "0.0.0.0:6443",
+		Socket:        "/run/keel/agent.sock",
+		ServiceCIDR:   "10.96.0.0/12",
+		NodePortRange: fmt.Sprintf("%d-%d", defaultNodePortMin, defaultNodePortMax),
+		Log:           slog.Default(),
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("data directory is required")
+	}
+	if c.NodeName == "" {
+		return errors.New("node name is required")
+	}
+	if _, _, err := net.SplitHostPort(c.APIAddr); err != nil {
+		return fmt.Errorf("api address %q: %w", c.APIAddr, err)
+	}
+	if c.Socket == "" {
+		return errors.New("socket path is required")
+	}
+	if _, err := netip.ParsePrefix(c.ServiceCIDR); err != nil {
+		return fmt.Errorf("service CIDR %q: %w", c.ServiceCIDR, err)
+	}
+	if _, err := parsePortRange(c.NodePortRange); err != nil {
+		return err
+	}
+	if c.AdvertiseIP != "" {
+		if _, err := netip.ParseAddr(c.AdvertiseIP); err != nil {
+			return fmt.Errorf("advertise address %q: %w", c.AdvertiseIP, err)
+		}
+	}
+	return nil
+}
+
+func parsePortRange(s string) ([2]int32, error) {
+	var lo, hi int32
+	if _, err := fmt.Sscanf(s, "%d-%d", &lo, &hi); err != nil || lo < 1 || hi > 65535 || lo > hi {
+		return [2]int32{}, fmt.Errorf("node port range %q: want MIN-MAX within 1-65535", s)
+	}
+	return [2]int32{lo, hi}, nil
+}
+
+// Coordinator runs the control plane.
+type Coordinator struct {
+	cfg   Config
+	ready chan struct{}
+
+	mu     sync.Mutex
+	apiURL string
+	store  *store.Store
+}
+
+// New checks cfg and returns a coordinator ready to Run.
+func New(cfg Config) (*Coordinator, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Coordinator{cfg: cfg, ready: make(chan struct{})}, nil
+}
+
+// Ready is closed once the API serves and admin.kubeconfig is written.
+func (c *Coordinator) Ready() <-chan struct{} { return c.ready }
+
+// APIURL is the HTTPS URL of the API once Ready.
+func (c *Coordinator) APIURL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.apiURL
+}
+
+// KubeconfigPath is where the admin kubeconfig is written.
+func (c *Coordinator) KubeconfigPath() string {
+	return filepath.Join(c.cfg.DataDir, "admin.kubeconfig")
+}
+
+// Run serves until ctx ends, then stops everything it started.
+func (c *Coordinator) Run(ctx context.Context) error {
+	cfg := c.cfg
+	log := cfg.Log
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	now := time.Now()
+	auth, err := pki.LoadOrCreate(filepath.Join(cfg.DataDir, "pki"), now)
+	if err != nil {
+		return fmt.Errorf("cluster CA: %w", err)
+	}
+	seal, err := encrypt.LoadOrCreateKey(filepath.Join(cfg.DataDir, "pki", "encryption.key"))
+	if err != nil {
+		return fmt.Errorf("encryption key: %w", err)
+	}
+	reg, err := kinds.Builtin()
+	if err != nil {
+		return fmt.Errorf("kinds: %w", err)
+	}
+	scfg := store.DefaultConfig(filepath.Join(cfg.DataDir, "store", "state.db"))
+	scfg.Transformers = map[string]store.Transformer{}
+	for _, k := range reg.All() {
+		if k.Sensitive {
+			scfg.Transformers[apiserver.Bucket(k)] = seal
+		}
+	}
+	st, err := store.Open(scfg)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	c.mu.Lock()
+	c.store = st
+	c.mu.Unlock()
+
+	oapi, err := openapi.New(reg)
+	if err != nil {
+		return fmt.Errorf("openapi: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.APIAddr, err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().(*net.TCPAddr)
+	advertise := advertiseIP(cfg.AdvertiseIP, addr.IP)
+	port := strconv.Itoa(addr.Port)
+	host, _ := os.Hostname()
+	cert, err := auth.ServingCert([]string{host, cfg.NodeName}, servingIPs(addr.IP, advertise), now)
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	tlsLn := tlsListener(ln, auth.TLSConfig(cert))
+	portRange, _ := parsePortRange(cfg.NodePortRange)
+	cidr, _ := netip.ParsePrefix(cfg.ServiceCIDR)
+
+	advertiseURL := "https://" + net.JoinHostPort(advertise.String(), port)
+	localURL := "https://" + net.JoinHostPort(localHost(addr.IP), port)
+	srv, err := apiserver.New(apiserver.Config{
+		Kinds: reg,
+		Store: st,
+		Authenticate: func(r *http.Request) (string, bool) {
+			u, ok := auth.Authenticate(r)
+			return u.Name, ok
+		},
+		OpenAPI:       oapi,
+		Version:       serverVersion(),
+		ServerAddress: net.JoinHostPort(advertise.String(), port),
+		Status: func() apiserver.ClusterStatus {
+			return apiserver.ClusterStatus{Coordinator: cfg.NodeName, APIAddress: advertiseURL, Version: keelversion.Version, Revision: st.Revision()}
+		},
+		Kubeconfig: func() ([]byte, error) { return auth.AdminKubeconfig(advertiseURL) },
+		Log:        log,
+	}, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange})
+	if err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.ServeTLS(gctx, tlsLn) })
+	g.Go(func() error { return srv.ServeUnix(gctx, cfg.Socket) })
+	g.Go(func() error { return srv.RunNamespaceFinalizer(gctx) })
+	g.Go(func() error {
+		if err := c.bootstrap(gctx, cidr.Masked(), advertise, addr.Port); err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+		kc, err := auth.AdminKubeconfig(localURL)
+		if err != nil {
+			return err
+		}
+		if err := pki.WriteFileAtomic(c.KubeconfigPath(), kc, 0o600); err != nil {
+			return fmt.Errorf("write admin kubeconfig: %w", err)
+		}
+		c.mu.Lock()
+		c.apiURL = localURL
+		c.mu.Unlock()
+		log.Info("api serving", "url", localURL, "advertise", advertiseURL, "socket", cfg.Socket, "kubeconfig", c.KubeconfigPath())
+		close(c.ready)
+		return nil
+	})
+	return g.Wait()
+}
+
+func serverVersion() version.Info {
+	return version.Info{
+		Major: "1", Minor: "33", GitVersion: "v1.33.0+keel." + keelversion.Version,
+		Platform: platform(), GoVersion: goVersion(),
+	}
+}

@@ -1,0 +1,84 @@
+package coordinator
+
+import (
+	"crypto/tls"
+	"net"
+	"runtime"
+)
+
+// advertiseIP picks the address other machines reach the API at: the
+// configured one, else the listen address unless it is a wildcard or
+// loopback, else the host's first address (loopback only on a machine
+// without any other).
+func advertiseIP(configured string, listen net.IP) net.IP {
+	if ip := net.ParseIP(configured); ip != nil {
+		return ip
+	}
+	if !listen.IsUnspecified() && !listen.IsLoopback() {
+		return listen
+	}
+	if ip := firstHostIPv4(); ip != nil {
+		return ip
+	}
+	return net.IPv4(127, 0, 0, 1)
+}
+
+// firstHostIPv4 is the first global unicast IPv4 address of an interface
+// that is up.
+func firstHostIPv4() net.IP {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+				return n.IP.To4()
+			}
+		}
+	}
+	return nil
+}
+
+// servingIPs are the IP SANs of the serving certificate: the listen and
+// advertise addresses, and every host address when listening on all.
+func servingIPs(listen, advertise net.IP) []net.IP {
+	ips := []net.IP{advertise}
+	if !listen.IsUnspecified() {
+		return append(ips, listen)
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return ips
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			ips = append(ips, n.IP)
+		}
+	}
+	return ips
+}
+
+// localHost is the host a local client dials for an API listening on ip.
+func localHost(ip net.IP) string {
+	if ip.IsUnspecified() {
+		if ip.To4() != nil {
+			return "127.0.0.1"
+		}
+		return "::1"
+	}
+	return ip.String()
+}
+
+func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener { return tls.NewListener(ln, cfg) }
+
+func goVersion() string { return runtime.Version() }
+
+func platform() string { return runtime.GOOS + "/" + runtime.GOARCH }
