@@ -1,0 +1,107 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Config configures the node loop.
+type Config struct {
+	// Node is the node's identity.
+	Node NodeFacts
+	// StatusInterval is how often the node posts its status.
+	StatusInterval time.Duration
+	// Log receives the loop's logs.
+	Log *slog.Logger
+}
+
+// DefaultConfig is a node named name reporting every 10 seconds.
+func DefaultConfig(name, version string) Config {
+	return Config{
+		Node:           NodeFacts{Name: name, Version: version, MaxPods: 110},
+		StatusInterval: 10 * time.Second,
+		Log:            slog.Default(),
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.Node.Name == "":
+		return errors.New("node name is required")
+	case c.StatusInterval <= 0:
+		return errors.New("status interval must be positive")
+	case c.Node.MaxPods <= 0:
+		return errors.New("max pods must be positive")
+	}
+	return nil
+}
+
+// Agent is the node loop.
+type Agent struct {
+	cfg Config
+	cs  kubernetes.Interface
+}
+
+// New returns an agent that talks to the API through cs.
+func New(cfg Config, cs kubernetes.Interface) (*Agent, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Agent{cfg: cfg, cs: cs}, nil
+}
+
+// Run registers the node and posts its status until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	tick := time.NewTicker(a.cfg.StatusInterval)
+	defer tick.Stop()
+	for {
+		if err := a.syncNode(ctx); err != nil && ctx.Err() == nil {
+			a.cfg.Log.Warn("post node status", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// syncNode creates the Node when it is missing and writes its status.
+func (a *Agent) syncNode(ctx context.Context) error {
+	host, err := ReadHostFacts()
+	if err != nil {
+		return err
+	}
+	nodes := a.cs.CoreV1().Nodes()
+	n := a.cfg.Node
+	cur, err := nodes.Get(ctx, n.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		node := &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: nodeLabels(n, host)},
+			Status:     nodeStatus(n, host, nil, time.Now()),
+		}
+		if cur, err = nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("register node %s: %w", n.Name, err)
+		}
+		a.cfg.Log.Info("node registered")
+	} else if err != nil {
+		return fmt.Errorf("get node %s: %w", n.Name, err)
+	}
+	cur.Status = nodeStatus(n, host, cur.Status.Conditions, time.Now())
+	if _, err := nodes.UpdateStatus(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("update node %s status: %w", n.Name, err)
+	}
+	return nil
+}

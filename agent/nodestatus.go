@@ -1,0 +1,98 @@
+package agent
+
+import (
+	"net"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// HostFacts are what the node reports about its machine.
+type HostFacts struct {
+	Hostname      string
+	Addresses     []net.IP
+	CPUs          int
+	MemoryBytes   int64
+	KernelVersion string
+	OSImage       string
+	Arch          string
+	BootID        string
+	MachineID     string
+}
+
+// NodeFacts are the node's identity and role besides its machine.
+type NodeFacts struct {
+	Name string
+	// Labels are added to the well-known ones.
+	Labels map[string]string
+	// Version is the agent's version, reported as the kubelet version.
+	Version string
+	// Coordinator marks a node that runs the control plane.
+	Coordinator bool
+	// MaxPods is the pod capacity.
+	MaxPods int
+}
+
+// nodeLabels are the labels Kubernetes users select nodes by.
+func nodeLabels(n NodeFacts, h HostFacts) map[string]string {
+	l := map[string]string{
+		corev1.LabelHostname:   n.Name,
+		corev1.LabelOSStable:   "linux",
+		corev1.LabelArchStable: h.Arch,
+	}
+	if n.Coordinator {
+		l["node-role.kubernetes.io/control-plane"] = ""
+	}
+	for k, v := range n.Labels {
+		l[k] = v
+	}
+	return l
+}
+
+// nodeStatus is the status the node reports at now; conditions keep their
+// transition time from prev when they have not changed.
+func nodeStatus(n NodeFacts, h HostFacts, prev []corev1.NodeCondition, now time.Time) corev1.NodeStatus {
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewQuantity(int64(h.CPUs), resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(h.MemoryBytes, resource.BinarySI),
+		corev1.ResourcePods:   *resource.NewQuantity(int64(n.MaxPods), resource.DecimalSI),
+	}
+	var addrs []corev1.NodeAddress
+	for _, ip := range h.Addresses {
+		addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip.String()})
+	}
+	addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeHostName, Address: h.Hostname})
+	mt := metav1.NewTime(now.Truncate(time.Second))
+	conds := []corev1.NodeCondition{
+		{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "AgentReady", Message: "agent is posting ready status"},
+		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "AgentHasSufficientMemory", Message: "agent has sufficient memory available"},
+		{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: "AgentHasNoDiskPressure", Message: "agent has no disk pressure"},
+		{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: "AgentHasSufficientPID", Message: "agent has sufficient PID available"},
+	}
+	for i := range conds {
+		conds[i].LastHeartbeatTime = mt
+		conds[i].LastTransitionTime = mt
+		for _, p := range prev {
+			if p.Type == conds[i].Type && p.Status == conds[i].Status {
+				conds[i].LastTransitionTime = p.LastTransitionTime
+			}
+		}
+	}
+	return corev1.NodeStatus{
+		Capacity:    capacity,
+		Allocatable: capacity.DeepCopy(),
+		Phase:       corev1.NodeRunning,
+		Conditions:  conds,
+		Addresses:   addrs,
+		NodeInfo: corev1.NodeSystemInfo{
+			MachineID: h.MachineID, BootID: h.BootID,
+			KernelVersion: h.KernelVersion, OSImage: h.OSImage,
+			ContainerRuntimeVersion: "keel://" + n.Version,
+			KubeletVersion:          n.Version, KubeProxyVersion: n.Version,
+			OperatingSystem: "linux", Architecture: h.Arch,
+		},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 0}},
+	}
+}

@@ -1,0 +1,65 @@
+package agent
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestNodeStatus_reportsHostAndKeepsTransitions(t *testing.T) {
+	n := NodeFacts{Name: "n1", Version: "v1", MaxPods: 110, Coordinator: true}
+	h := HostFacts{Hostname: "host", Addresses: []net.IP{net.ParseIP("192.0.2.7")}, CPUs: 4, MemoryBytes: 8 << 30,
+		KernelVersion: "6.1.0", OSImage: "Debian", Arch: "amd64"}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := nodeStatus(n, h, nil, t0)
+	if st.Capacity.Cpu().Value() != 4 || st.Capacity.Memory().Value() != 8<<30 || st.Capacity.Pods().Value() != 110 {
+		t.Fatalf("capacity %v", st.Capacity)
+	}
+	if st.Addresses[0].Type != corev1.NodeInternalIP || st.Addresses[0].Address != "192.0.2.7" {
+		t.Fatalf("addresses %v", st.Addresses)
+	}
+	t1 := t0.Add(time.Minute)
+	st2 := nodeStatus(n, h, st.Conditions, t1)
+	for _, c := range st2.Conditions {
+		if !c.LastTransitionTime.Equal(&metav1.Time{Time: t0}) || !c.LastHeartbeatTime.Equal(&metav1.Time{Time: t1}) {
+			t.Fatalf("%s: transition %v heartbeat %v", c.Type, c.LastTransitionTime, c.LastHeartbeatTime)
+		}
+	}
+	labels := nodeLabels(n, h)
+	if _, ok := labels["node-role.kubernetes.io/control-plane"]; !ok || labels[corev1.LabelHostname] != "n1" {
+		t.Fatalf("labels %v", labels)
+	}
+}
+
+func TestParseMemTotal(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"MemTotal:       16384 kB\nMemFree: 1 kB\n", 16384 * 1024, false},
+		{"MemFree: 1 kB\n", 0, true},
+		{"MemTotal: x kB\n", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := parseMemTotal([]byte(tt.in))
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("%q: %d %v", tt.in, got, err)
+		}
+	}
+}
+
+func TestParseOSRelease(t *testing.T) {
+	for in, want := range map[string]string{
+		"NAME=x\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n": "Debian GNU/Linux 12 (bookworm)",
+		"PRETTY_NAME=Alpine":                                      "Alpine",
+		"":                                                        "Linux",
+	} {
+		if got := parseOSRelease([]byte(in)); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
