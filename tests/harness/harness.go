@@ -1,0 +1,209 @@
+// Package harness starts real agents for the end-to-end suites: it builds
+// the binaries once per test process (or uses KEEL_BIN_DIR), runs agents
+// in the background with their own data directories, and stops them and
+// removes their files when the test ends, even when it fails.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// Root is the repository's top directory.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Build returns the paths of the agent and agentctl binaries: those in
+// KEEL_BIN_DIR when it is set, otherwise built once per test process.
+func Build(t testing.TB) (agentBin, agentctlBin string) {
+	t.Helper()
+	if dir := os.Getenv("KEEL_BIN_DIR"); dir != "" {
+		return filepath.Join(dir, "agent"), filepath.Join(dir, "agentctl")
+	}
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "keel-bin-")
+		if buildErr != nil {
+			return
+		}
+		for _, c := range []string{"agent", "agentctl"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, c), "./cmd/"+c)
+			cmd.Dir = Root()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build ./cmd/%s: %v\n%s", c, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(buildDir, "agent"), filepath.Join(buildDir, "agentctl")
+}
+
+// AgentOptions adjust a started agent.
+type AgentOptions struct {
+	// DataDir reuses a data directory (a restart); a new one when empty.
+	DataDir string
+	// Socket reuses a socket path; a new one when empty.
+	Socket string
+	// APIAddr is the listen address; 127.0.0.1:0 when empty.
+	APIAddr string
+	// NodeName is the node's name; "node-1" when empty.
+	NodeName string
+	// Args are appended to the command line.
+	Args []string
+}
+
+// Agent is a running agent process.
+type Agent struct {
+	t          testing.TB
+	DataDir    string
+	Socket     string
+	Kubeconfig string
+	// APIAddr is the host:port the API actually listens on.
+	APIAddr string
+	// Server is the API URL from the kubeconfig.
+	Server string
+	log    *bytes.Buffer
+	cmd    *exec.Cmd
+	done   chan struct{}
+	mu     sync.Mutex
+}
+
+// StartAgent starts a single-node agent and waits until its API serves.
+// It is stopped when the test ends.
+func StartAgent(t testing.TB, o AgentOptions) *Agent {
+	t.Helper()
+	agentBin, _ := Build(t)
+	if o.DataDir == "" {
+		o.DataDir = t.TempDir()
+	}
+	if o.Socket == "" {
+		dir, err := os.MkdirTemp("", "keel-sock-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		o.Socket = filepath.Join(dir, "agent.sock")
+	}
+	if o.APIAddr == "" {
+		o.APIAddr = "127.0.0.1:0"
+	}
+	if o.NodeName == "" {
+		o.NodeName = "node-1"
+	}
+	a := &Agent{t: t, DataDir: o.DataDir, Socket: o.Socket, Kubeconfig: filepath.Join(o.DataDir, "admin.kubeconfig"),
+		log: &bytes.Buffer{}, done: make(chan struct{})}
+	os.Remove(a.Kubeconfig)
+	args := append([]string{"run", "--single-node", "--data-dir", o.DataDir, "--api-addr", o.APIAddr,
+		"--socket", o.Socket, "--node-name", o.NodeName}, o.Args...)
+	a.cmd = exec.Command(agentBin, args...)
+	a.cmd.Stdout = syncWriter{a}
+	a.cmd.Stderr = syncWriter{a}
+	a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := a.cmd.Start(); err != nil {
+		t.Fatalf("start agent: %v", err)
+	}
+	go func() { a.cmd.Wait(); close(a.done) }()
+	t.Cleanup(func() {
+		a.Stop()
+		if t.Failed() {
+			t.Logf("agent log (%s):\n%s", o.NodeName, a.Log())
+		}
+	})
+	a.waitReady(60 * time.Second)
+	return a
+}
+
+type syncWriter struct{ a *Agent }
+
+func (w syncWriter) Write(p []byte) (int, error) {
+	w.a.mu.Lock()
+	defer w.a.mu.Unlock()
+	return w.a.log.Write(p)
+}
+
+// Log is what the agent printed so far.
+func (a *Agent) Log() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.log.String()
+}
+
+func (a *Agent) waitReady(timeout time.Duration) {
+	a.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-a.done:
+			a.t.Fatalf("agent exited before serving:\n%s", a.Log())
+		default:
+		}
+		if cfg, err := clientcmd.LoadFromFile(a.Kubeconfig); err == nil {
+			for _, c := range cfg.Clusters {
+				a.Server = c.Server
+				a.APIAddr = strings.TrimPrefix(c.Server, "https://")
+			}
+			if _, err := os.Stat(a.Socket); err == nil {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	a.t.Fatalf("agent did not write %s within %s:\n%s", a.Kubeconfig, timeout, a.Log())
+}
+
+// Stop ends the agent gracefully (SIGTERM, then SIGKILL after 10 s).
+// Stopping twice is harmless.
+func (a *Agent) Stop() {
+	a.signal(syscall.SIGTERM, 10*time.Second)
+}
+
+// Kill ends the agent with SIGKILL, as a crash would.
+func (a *Agent) Kill() {
+	a.signal(syscall.SIGKILL, 10*time.Second)
+}
+
+func (a *Agent) signal(sig syscall.Signal, grace time.Duration) {
+	select {
+	case <-a.done:
+		return
+	default:
+	}
+	syscall.Kill(-a.cmd.Process.Pid, sig)
+	select {
+	case <-a.done:
+	case <-time.After(grace):
+		syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL)
+		<-a.done
+	}
+}
+
+// Run runs a command with the agent's admin kubeconfig in its environment
+// and returns its combined output.
+func (a *Agent) Run(ctx context.Context, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+a.Kubeconfig)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
