@@ -55,8 +55,8 @@ func TestParseMemTotal(t *testing.T) {
 func TestParseOSRelease(t *testing.T) {
 	for in, want := range map[string]string{
 		"NAME=x\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n": "Debian GNU/Linux 12 (bookworm)",
-		"PRETTY_NAME=Alpine":                                      "Alpine",
-		"":                                                        "Linux",
+		"PRETTY_NAME=Alpine": "Alpine",
+		"":                   "Linux",
 	} {
 		if got := parseOSRelease([]byte(in)); got != want {
 			t.Errorf("%q: %q, want %q", in, got, want)
