@@ -78,7 +78,7 @@ func decodeObject(k *kinds.Kind, data []byte, validation string) (kinds.Object, 
 	obj := k.New()
 	strictErrs, err := kjson.UnmarshalStrict(data, obj, kjson.DisallowUnknownFields)
 	if err != nil {
-		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("decode %s: %v", k.GVK.Kind, err))
+		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("%s: %v", cannotHandle(k), err))
 	}
 	var warnings []string
 	if len(strictErrs) > 0 && validation != validationIgnore {
@@ -87,7 +87,7 @@ func decodeObject(k *kinds.Kind, data []byte, validation string) (kinds.Object, 
 			msgs[i] = e.Error()
 		}
 		if validation == validationStrict {
-			return nil, nil, apierrors.NewBadRequest("strict decoding error: " + strings.Join(msgs, ", "))
+			return nil, nil, apierrors.NewBadRequest(cannotHandle(k) + ": strict decoding error: " + strings.Join(msgs, ", "))
 		}
 		warnings = msgs
 	}
@@ -95,6 +95,11 @@ func decodeObject(k *kinds.Kind, data []byte, validation string) (kinds.Object, 
 		return nil, nil, err
 	}
 	return obj, warnings, nil
+}
+
+// cannotHandle starts a decoding error the way Kubernetes words it.
+func cannotHandle(k *kinds.Kind) string {
+	return fmt.Sprintf("%s in version %q cannot be handled as a %s", k.GVK.Kind, k.GVK.Version, k.GVK.Kind)
 }
 
 // checkTypeMeta refuses a body whose apiVersion or kind names another kind

@@ -49,6 +49,9 @@ func TestServer_crudLifecycle(t *testing.T) {
 	if created.UID == "" || created.ResourceVersion == "" || created.CreationTimestamp.IsZero() {
 		t.Fatalf("server-owned fields not set: %+v", created.ObjectMeta)
 	}
+	if created.Generation != 0 {
+		t.Fatalf("configmaps do not track generation, got %d", created.Generation)
+	}
 	if _, err := cms.Create(ctx, configMap("b", map[string]string{"tier": "db"}, nil), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +128,7 @@ func TestServer_errors(t *testing.T) {
 		code                            int
 		contains                        string
 	}{
-		{"malformed json", "POST", "/api/v1/namespaces/default/configmaps", "application/json", `{"metadata":`, 400, "decode"},
+		{"malformed json", "POST", "/api/v1/namespaces/default/configmaps", "application/json", `{"metadata":`, 400, `ConfigMap in version "v1" cannot be handled as a ConfigMap`},
 		{"malformed yaml", "POST", "/api/v1/namespaces/default/configmaps", "application/yaml", "a: [", 400, "YAML"},
 		{"unknown kind", "GET", "/api/v1/namespaces/default/widgets", "", "", 404, "could not find"},
 		{"unknown group", "GET", "/apis/example.com/v1/things", "", "", 404, ""},
@@ -189,5 +192,22 @@ func TestServer_unauthenticated(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("%s with a wrong token: %d, want 401", path, resp.StatusCode)
 		}
+	}
+}
+
+func TestServer_resourceVersionSplicedBeforeUserData(t *testing.T) {
+	s := newTestServer(t)
+	cm := configMap("nul", map[string]string{"a": "b"}, map[string]string{"k": "\x00rv\x00"})
+	cm.Annotations = map[string]string{"x": "\x00rv\x00"}
+	out, err := s.cs.CoreV1().ConfigMaps("default").Create(context.Background(), cm, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.cs.CoreV1().ConfigMaps("default").Get(context.Background(), "nul", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Data["k"] != "\x00rv\x00" || got.Annotations["x"] != "\x00rv\x00" || got.ResourceVersion != out.ResourceVersion || got.ResourceVersion == "" {
+		t.Fatalf("data %q annotation %q rv %q/%q", got.Data["k"], got.Annotations["x"], got.ResourceVersion, out.ResourceVersion)
 	}
 }

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -151,29 +152,41 @@ func (s *Server) writeObjects(w http.ResponseWriter, r *http.Request, rq *req, c
 	return nil
 }
 
-// writeList writes a typed list from encoded items without decoding them.
+// writeList writes a typed list from encoded items without decoding them,
+// streaming JSON so a large list is never held twice.
 func (s *Server) writeList(w http.ResponseWriter, rq *req, items []json.RawMessage, rv string) {
-	var b bytes.Buffer
-	b.Grow(64 + len(items)*1024)
-	fmt.Fprintf(&b, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":%q},"items":[`,
+	head := fmt.Sprintf(`{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":%q},"items":[`,
 		rq.kind.GVK.Kind+"List", rq.kind.GVK.GroupVersion().String(), rv)
-	for i, it := range items {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(it)
-	}
-	b.WriteString("]}")
 	if rq.format == formatYAML {
+		var b bytes.Buffer
+		b.WriteString(head)
+		for i, it := range items {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.Write(it)
+		}
+		b.WriteString("]}")
 		out, err := yaml.JSONToYAML(b.Bytes())
-		if err == nil {
-			w.Header().Set("Content-Type", "application/yaml")
-			w.Write(out)
+		if err != nil {
+			s.writeJSON(w, http.StatusInternalServerError, toStatus(apierrors.NewInternalError(err)))
 			return
 		}
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(out)
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(b.Bytes())
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(head)
+	for i, it := range items {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.Write(it)
+	}
+	bw.WriteString("]}")
+	bw.Flush()
 }
 
 // listPrefix is the key prefix of a list in namespace ns ("" for all).

@@ -127,7 +127,10 @@ func (s *Server) prepareCreate(k *kinds.Kind, obj kinds.Object) {
 	obj.SetDeletionTimestamp(nil)
 	obj.SetDeletionGracePeriodSeconds(nil)
 	obj.SetManagedFields(nil)
-	obj.SetGeneration(1)
+	obj.SetGeneration(0)
+	if k.Generation {
+		obj.SetGeneration(1)
+	}
 	if k.HasStatus && !k.KeepStatusOnCreate {
 		resetStatus(obj)
 		if k.InitStatus != nil {
@@ -180,14 +183,47 @@ func (s *Server) commit(ctx context.Context, k *kinds.Kind, verb string, obj kin
 	if verb != "create" {
 		op.Kind, op.ExpectRev = store.Update, expectRev
 	}
-	op.Value = func(rev int64) ([]byte, error) {
-		obj.SetResourceVersion(strconv.FormatInt(rev, 10))
-		return json.Marshal(obj)
+	value, err := encodeStamped(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
 	}
-	if _, err := s.cfg.Store.Commit(ctx, append([]store.Op{op}, extra...)...); err != nil {
+	op.Value = value
+	rev, err := s.cfg.Store.Commit(ctx, append([]store.Op{op}, extra...)...)
+	if err != nil {
 		return nil, commitError(err, k, obj.GetName())
 	}
+	obj.SetResourceVersion(strconv.FormatInt(rev, 10))
 	return obj, nil
+}
+
+// rvPlaceholder stands in for the resourceVersion while an object is
+// encoded: JSON escapes NUL, so this is how "\x00rv\x00" reads. Everything
+// encoded before metadata.resourceVersion (kind, apiVersion, name,
+// generateName, namespace, uid) is set by the server or validated to hold
+// no control characters, so the first occurrence is the placeholder even if
+// user data later in the object contains the same bytes.
+const rvPlaceholder = `\u0000rv\u0000`
+
+// encodeStamped encodes obj on the caller's goroutine and returns the
+// store's Value function, which only splices the commit's revision in: the
+// single writer never spends time encoding.
+func encodeStamped(obj kinds.Object) (func(rev int64) ([]byte, error), error) {
+	obj.SetResourceVersion("\x00rv\x00")
+	data, err := json.Marshal(obj)
+	obj.SetResourceVersion("")
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.Index(data, []byte(rvPlaceholder))
+	if i < 0 {
+		return nil, errors.New("encoded object has no resourceVersion placeholder")
+	}
+	return func(rev int64) ([]byte, error) {
+		out := make([]byte, 0, len(data)+20)
+		out = append(out, data[:i]...)
+		out = strconv.AppendInt(out, rev, 10)
+		return append(out, data[i+len(rvPlaceholder):]...), nil
+	}, nil
 }
 
 // errAllocationRace: an admission's allocation was taken by a concurrent
