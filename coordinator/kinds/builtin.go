@@ -6,5 +6,6 @@ func Builtin() (*Registry, error) {
 	ks = append(ks, coreKinds()...)
 	ks = append(ks, appsKinds()...)
 	ks = append(ks, batchKinds()...)
+	ks = append(ks, leaseKind())
 	return NewRegistry(ks...)
 }
