@@ -99,9 +99,25 @@ func (a *Agent) syncNode(ctx context.Context) error {
 	} else if err != nil {
 		return fmt.Errorf("get node %s: %w", n.Name, err)
 	}
-	cur.Status = nodeStatus(n, host, cur.Status.Conditions, time.Now())
+	now := time.Now()
+	cur.Status = nodeStatus(n, host, cur.Status.Conditions, now)
 	if _, err := nodes.UpdateStatus(ctx, cur, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("update node %s status: %w", n.Name, err)
+	}
+	return a.renewLease(ctx, cur, now)
+}
+
+// renewLease renews the node's heartbeat lease in kube-node-lease.
+func (a *Agent) renewLease(ctx context.Context, node *corev1.Node, now time.Time) error {
+	leases := a.cs.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+	cur, err := leases.Get(ctx, node.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = leases.Create(ctx, nodeLease(node, nil, a.cfg.StatusInterval, now), metav1.CreateOptions{})
+	} else if err == nil {
+		_, err = leases.Update(ctx, nodeLease(node, cur, a.cfg.StatusInterval, now), metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("renew node lease %s: %w", node.Name, err)
 	}
 	return nil
 }

@@ -4,7 +4,10 @@ import (
 	"net"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/keel-edge/keel/internal/version"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -63,7 +66,7 @@ func nodeStatus(n NodeFacts, h HostFacts, prev []corev1.NodeCondition, now time.
 	for _, ip := range h.Addresses {
 		addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip.String()})
 	}
-	addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeHostName, Address: h.Hostname})
+	addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeHostName, Address: n.Name})
 	mt := metav1.NewTime(now.Truncate(time.Second))
 	conds := []corev1.NodeCondition{
 		{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "AgentReady", Message: "agent is posting ready status"},
@@ -90,9 +93,27 @@ func nodeStatus(n NodeFacts, h HostFacts, prev []corev1.NodeCondition, now time.
 			MachineID: h.MachineID, BootID: h.BootID,
 			KernelVersion: h.KernelVersion, OSImage: h.OSImage,
 			ContainerRuntimeVersion: "keel://" + n.Version,
-			KubeletVersion:          n.Version, KubeProxyVersion: n.Version,
-			OperatingSystem: "linux", Architecture: h.Arch,
+			KubeletVersion:          version.Kubernetes(),
+			OperatingSystem:         "linux", Architecture: h.Arch,
 		},
 		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 0}},
 	}
+}
+
+// nodeLease is the node's heartbeat lease at now, renewed from cur (nil
+// when it does not exist yet). It lasts four status intervals, owned by
+// the node so it goes when the node does.
+func nodeLease(node *corev1.Node, cur *coordinationv1.Lease, interval time.Duration, now time.Time) *coordinationv1.Lease {
+	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: node.Name, Namespace: corev1.NamespaceNodeLease}}
+	if cur != nil {
+		l = cur.DeepCopy()
+	}
+	l.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID}}
+	holder := node.Name
+	duration := int32(4 * interval / time.Second)
+	renew := metav1.NewMicroTime(now)
+	l.Spec.HolderIdentity = &holder
+	l.Spec.LeaseDurationSeconds = &duration
+	l.Spec.RenewTime = &renew
+	return l
 }

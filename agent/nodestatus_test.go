@@ -63,3 +63,21 @@ func TestParseOSRelease(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeLease_renewsKeepingIdentity(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", UID: "u1"}}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := nodeLease(node, nil, 10*time.Second, t0)
+	if *l.Spec.HolderIdentity != "n1" || *l.Spec.LeaseDurationSeconds != 40 || !l.Spec.RenewTime.Time.Equal(t0) {
+		t.Fatalf("new lease %+v", l.Spec)
+	}
+	if l.Namespace != corev1.NamespaceNodeLease || l.OwnerReferences[0].UID != "u1" {
+		t.Fatalf("lease meta %+v", l.ObjectMeta)
+	}
+	l.ResourceVersion = "7"
+	t1 := t0.Add(10 * time.Second)
+	l2 := nodeLease(node, l, 10*time.Second, t1)
+	if l2.ResourceVersion != "7" || !l2.Spec.RenewTime.Time.Equal(t1) || l.Spec.RenewTime.Time.Equal(t1) {
+		t.Fatalf("renewal %+v (from %+v)", l2, l)
+	}
+}

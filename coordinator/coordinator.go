@@ -246,7 +246,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 
 func serverVersion() version.Info {
 	return version.Info{
-		Major: "1", Minor: "33", GitVersion: "v1.33.0+keel." + keelversion.Version,
+		Major: "1", Minor: "33", GitVersion: keelversion.Kubernetes(),
 		Platform: platform(), GoVersion: goVersion(),
 	}
 }

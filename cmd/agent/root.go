@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/keel-edge/keel/internal/version"
@@ -16,7 +18,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newRunCmd(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the agent's version",
-		Run:   func(cmd *cobra.Command, _ []string) { cmd.Println(version.Version) },
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version.Version) },
 	})
 	return root
 }
