@@ -149,11 +149,15 @@ func (s *Server) namespaceOpen(ns string) error {
 	if !ok {
 		return nil
 	}
-	obj, _, err := s.read(nk, "", ns)
+	kv, err := s.cfg.Store.Get(Bucket(nk), ns)
 	if err != nil {
-		return err
+		return storeError(err, qualifiedResource(nk), ns)
 	}
-	if obj.GetDeletionTimestamp() != nil {
+	meta, err := objectMeta(kv.Value)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	if meta.DeletionTimestamp != nil {
 		return apierrors.NewForbidden(qualifiedResource(nk), ns,
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
 	}
