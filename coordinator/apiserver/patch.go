@@ -63,20 +63,13 @@ func applyPatch(pt patchType, current, patch []byte, schema any) ([]byte, error)
 
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, rq *req) error {
 	k := rq.kind
-	validation, err := fieldValidation(r.URL.Query().Get("fieldValidation"))
+	opts, err := readWrite(r, false)
 	if err != nil {
 		return err
 	}
-	dry, err := isDryRun(r)
-	if err != nil {
-		return err
-	}
+	validation, dry, body := opts.validation, opts.dry, opts.body
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	pt := patchType(mt)
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
 	if pt == patchApply {
 		_, err := applyPatch(pt, nil, body, nil)
 		return err

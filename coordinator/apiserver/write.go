@@ -48,24 +48,40 @@ func isDryRun(r *http.Request) (bool, error) {
 	return false, nil
 }
 
+// write is what every write request carries besides its target.
+type write struct {
+	validation string
+	dry        bool
+	// body is the request body, as JSON when decodeJSON was asked for.
+	body []byte
+}
+
+// readWrite reads a write's query options and body.
+func readWrite(r *http.Request, decodeJSON bool) (write, error) {
+	var w write
+	var err error
+	if w.validation, err = fieldValidation(r.URL.Query().Get("fieldValidation")); err != nil {
+		return w, err
+	}
+	if w.dry, err = isDryRun(r); err != nil {
+		return w, err
+	}
+	if w.body, err = readBody(r); err != nil {
+		return w, err
+	}
+	if decodeJSON {
+		w.body, err = bodyJSON(r.Header.Get("Content-Type"), w.body)
+	}
+	return w, err
+}
+
 func (s *Server) create(w http.ResponseWriter, r *http.Request, rq *req) error {
 	k := rq.kind
-	validation, err := fieldValidation(r.URL.Query().Get("fieldValidation"))
+	opts, err := readWrite(r, true)
 	if err != nil {
 		return err
 	}
-	dry, err := isDryRun(r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	data, err := bodyJSON(r.Header.Get("Content-Type"), body)
-	if err != nil {
-		return err
-	}
+	validation, dry, data := opts.validation, opts.dry, opts.body
 	obj, warnings, err := decodeObject(k, data, validation)
 	if err != nil {
 		return err
@@ -365,22 +381,11 @@ func unchanged(next, cur kinds.Object) bool {
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request, rq *req) error {
 	k := rq.kind
-	validation, err := fieldValidation(r.URL.Query().Get("fieldValidation"))
+	opts, err := readWrite(r, true)
 	if err != nil {
 		return err
 	}
-	dry, err := isDryRun(r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	data, err := bodyJSON(r.Header.Get("Content-Type"), body)
-	if err != nil {
-		return err
-	}
+	validation, dry, data := opts.validation, opts.dry, opts.body
 	if rq.Subresource == "scale" {
 		return s.updateScale(w, r, rq, data, dry)
 	}
