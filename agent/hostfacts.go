@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/keel-edge/keel/internal/hostaddr"
 )
 
 // ReadHostFacts reads the machine's facts from the kernel and /etc.
@@ -31,7 +32,7 @@ func ReadHostFacts() (HostFacts, error) {
 	h.OSImage = osImage("/etc/os-release")
 	h.BootID = readTrim("/proc/sys/kernel/random/boot_id")
 	h.MachineID = readTrim("/etc/machine-id")
-	h.Addresses = hostIPs()
+	h.Addresses = hostaddr.Global()
 	return h, nil
 }
 
@@ -86,25 +87,4 @@ func parseOSRelease(data []byte) string {
 		}
 	}
 	return "Linux"
-}
-
-// hostIPs are the global unicast addresses of interfaces that are up.
-func hostIPs() []net.IP {
-	var out []net.IP
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return nil
-	}
-	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
-			continue
-		}
-		addrs, _ := ifc.Addrs()
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok && n.IP.IsGlobalUnicast() {
-				out = append(out, n.IP)
-			}
-		}
-	}
-	return out
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"net"
 	"runtime"
+
+	"github.com/keel-edge/keel/internal/hostaddr"
 )
 
 // advertiseIP picks the address other machines reach the API at: the
@@ -17,34 +19,10 @@ func advertiseIP(configured string, listen net.IP) net.IP {
 	if !listen.IsUnspecified() && !listen.IsLoopback() {
 		return listen
 	}
-	if ip := firstHostIPv4(); ip != nil {
+	if ip := hostaddr.FirstIPv4(); ip != nil {
 		return ip
 	}
 	return net.IPv4(127, 0, 0, 1)
-}
-
-// firstHostIPv4 is the first global unicast IPv4 address of an interface
-// that is up.
-func firstHostIPv4() net.IP {
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return nil
-	}
-	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
-			continue
-		}
-		addrs, err := ifc.Addrs()
-		if err != nil {
-			continue
-		}
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
-				return n.IP.To4()
-			}
-		}
-	}
-	return nil
 }
 
 // servingIPs are the IP SANs of the serving certificate: the listen and
