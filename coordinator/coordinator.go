@@ -22,6 +22,7 @@ import (
 
 	"github.com/keel-edge/keel/coordinator/apiserver"
 	"github.com/keel-edge/keel/coordinator/encrypt"
+	"github.com/keel-edge/keel/coordinator/keelapi"
 	"github.com/keel-edge/keel/coordinator/kinds"
 	"github.com/keel-edge/keel/coordinator/openapi"
 	"github.com/keel-edge/keel/coordinator/pki"
@@ -209,8 +210,8 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		OpenAPI:       oapi,
 		Version:       serverVersion(),
 		ServerAddress: net.JoinHostPort(advertise.String(), port),
-		Status: func() apiserver.ClusterStatus {
-			return apiserver.ClusterStatus{Coordinator: cfg.NodeName, APIAddress: advertiseURL, Version: keelversion.Version, Revision: st.Revision()}
+		Status: func() keelapi.ClusterStatus {
+			return keelapi.ClusterStatus{Coordinator: cfg.NodeName, APIAddress: advertiseURL, Version: keelversion.Version, Revision: st.Revision()}
 		},
 		Kubeconfig: func() ([]byte, error) { return auth.AdminKubeconfig(advertiseURL) },
 		Log:        log,

@@ -18,6 +18,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/version"
 
+	"github.com/keel-edge/keel/coordinator/keelapi"
 	"github.com/keel-edge/keel/coordinator/kinds"
 	"github.com/keel-edge/keel/coordinator/store"
 )
@@ -47,7 +48,7 @@ type Config struct {
 	// ServerAddress is host:port clients should use, for /api discovery.
 	ServerAddress string
 	// Status answers GET /keel/v1/status.
-	Status func() ClusterStatus
+	Status func() keelapi.ClusterStatus
 	// Kubeconfig answers GET /keel/v1/kubeconfig with an admin kubeconfig.
 	Kubeconfig func() ([]byte, error)
 	// Now is the clock; time.Now when nil.
@@ -199,12 +200,12 @@ func (s *Server) serveKeel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch r.URL.Path {
-	case "/keel/v1/status":
+	case keelapi.StatusPath:
 		if s.cfg.Status != nil {
 			s.writeJSON(w, http.StatusOK, s.cfg.Status())
 			return
 		}
-	case "/keel/v1/kubeconfig":
+	case keelapi.KubeconfigPath:
 		if s.cfg.Kubeconfig != nil {
 			data, err := s.cfg.Kubeconfig()
 			if err != nil {
