@@ -71,9 +71,9 @@ func (c *Coordinator) bootstrap(ctx context.Context, cidr netip.Prefix, advertis
 		return fmt.Errorf("service kubernetes: %w", err)
 	}
 	if advertise.IsLoopback() {
-		// Endpoints may not name loopback addresses; a machine without any
-		// other address has no endpoint for the kubernetes service.
-		c.cfg.Log.Warn("no non-loopback address to advertise; the kubernetes service has no endpoints")
+		// Endpoints may not name loopback addresses: an API serving only on
+		// loopback has no endpoint for the kubernetes service.
+		c.cfg.Log.Warn("the API is advertised on loopback; the kubernetes service has no endpoints", "advertise", advertise.String())
 		return nil
 	}
 	ip := advertise.String()

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +29,7 @@ type running struct {
 	stop func()
 }
 
-func startCoordinator(t *testing.T, dataDir string) *running {
+func startCoordinator(t *testing.T, dataDir string, mutate ...func(*Config)) *running {
 	t.Helper()
 	cfg := DefaultConfig(dataDir)
 	cfg.APIAddr = "127.0.0.1:0"
@@ -39,6 +41,9 @@ func startCoordinator(t *testing.T, dataDir string) *running {
 	cfg.Socket = filepath.Join(sockDir, "api.sock")
 	cfg.NodeName = "node-a"
 	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +78,8 @@ func startCoordinator(t *testing.T, dataDir string) *running {
 }
 
 func TestCoordinator_bootstrapObjects(t *testing.T) {
-	r := startCoordinator(t, t.TempDir())
+	// The advertise address is only written into objects, never dialled.
+	r := startCoordinator(t, t.TempDir(), func(c *Config) { c.AdvertiseIP = "192.0.2.10" })
 	ctx := context.Background()
 	for _, ns := range systemNamespaces {
 		if _, err := r.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
@@ -86,6 +92,37 @@ func TestCoordinator_bootstrapObjects(t *testing.T) {
 	}
 	if svc.Spec.ClusterIP != "10.96.0.1" || svc.Spec.Ports[0].Port != 443 {
 		t.Fatalf("kubernetes service: %s %v", svc.Spec.ClusterIP, svc.Spec.Ports)
+	}
+	port := svc.Spec.Ports[0].TargetPort.IntVal
+	ep, err := r.cs.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := ep.Subsets[0].Addresses[0].IP; a != "192.0.2.10" || ep.Subsets[0].Ports[0].Port != port {
+		t.Fatalf("endpoints %s:%d, want 192.0.2.10:%d", a, ep.Subsets[0].Ports[0].Port, port)
+	}
+	slices, err := r.cs.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=kubernetes"})
+	if err != nil || len(slices.Items) != 1 || slices.Items[0].Endpoints[0].Addresses[0] != "192.0.2.10" {
+		t.Fatalf("endpoint slices: %v %+v", err, slices)
+	}
+	var st struct{ APIAddress string }
+	raw, err := r.cs.CoreV1().RESTClient().Get().AbsPath("/keel/v1/status").DoRaw(ctx)
+	if err != nil || json.Unmarshal(raw, &st) != nil || !strings.HasPrefix(st.APIAddress, "https://192.0.2.10:") {
+		t.Fatalf("status %s: %v", raw, err)
+	}
+}
+
+func TestCoordinator_loopbackAdvertisesLoopback(t *testing.T) {
+	r := startCoordinator(t, t.TempDir())
+	ctx := context.Background()
+	var st struct{ APIAddress string }
+	raw, err := r.cs.CoreV1().RESTClient().Get().AbsPath("/keel/v1/status").DoRaw(ctx)
+	if err != nil || json.Unmarshal(raw, &st) != nil || st.APIAddress != r.c.APIURL() {
+		t.Fatalf("status %s (%v), want the API URL %s", raw, err, r.c.APIURL())
+	}
+	ep, err := r.cs.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+	if err == nil && len(ep.Subsets) > 0 {
+		t.Fatalf("loopback-only API got endpoints %+v", ep.Subsets)
 	}
 }
 

@@ -8,15 +8,16 @@ import (
 	"github.com/keel-edge/keel/internal/hostaddr"
 )
 
-// advertiseIP picks the address other machines reach the API at: the
-// configured one, else the listen address unless it is a wildcard or
-// loopback, else the host's first address (loopback only on a machine
-// without any other).
+// advertiseIP picks the address clients are told to reach the API at: the
+// configured one, else the listen address when it is a specific one
+// (loopback included: nothing else would answer), else the host's first
+// address, else loopback. The kubernetes service names it as its endpoint
+// only when it is not loopback, which endpoints may not be.
 func advertiseIP(configured string, listen net.IP) net.IP {
 	if ip := net.ParseIP(configured); ip != nil {
 		return ip
 	}
-	if !listen.IsUnspecified() && !listen.IsLoopback() {
+	if !listen.IsUnspecified() {
 		return listen
 	}
 	if ip := hostaddr.FirstIPv4(); ip != nil {
