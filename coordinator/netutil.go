@@ -45,13 +45,12 @@ func servingIPs(listen, advertise net.IP) []net.IP {
 	return ips
 }
 
-// localHost is the host a local client dials for an API listening on ip.
+// localHost is the host a local client dials for an API listening on ip:
+// 127.0.0.1 for a wildcard listener (Go's is dual-stack, even for
+// 0.0.0.0, and answers IPv4 loopback), else ip itself.
 func localHost(ip net.IP) string {
 	if ip.IsUnspecified() {
-		if ip.To4() != nil {
-			return "127.0.0.1"
-		}
-		return "::1"
+		return "127.0.0.1"
 	}
 	return ip.String()
 }
