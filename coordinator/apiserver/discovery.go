@@ -63,6 +63,11 @@ func newDiscovery(reg *kinds.Registry, serverAddress string) (*discovery, error)
 				Verbs: metav1.Verbs{"get", "patch", "update"},
 			})
 		}
+		if k.GVK.Group == "" && k.Resource == "pods" {
+			l.APIResources = append(l.APIResources, metav1.APIResource{
+				Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: metav1.Verbs{"create"},
+			})
+		}
 		if k.Scale != nil {
 			l.APIResources = append(l.APIResources, metav1.APIResource{
 				Name: k.Resource + "/scale", Namespaced: k.Namespaced, Group: "autoscaling", Version: "v1", Kind: "Scale",

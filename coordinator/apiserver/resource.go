@@ -53,6 +53,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 	case "watch":
 		err = s.watch(w, r, rq)
 	case "create":
+		if ri.Subresource == "binding" {
+			err = s.bind(w, r, rq)
+			break
+		}
 		err = s.create(w, r, rq)
 	case "update":
 		err = s.update(w, r, rq)
@@ -83,6 +87,10 @@ func checkSubresource(k *kinds.Kind, ri requestInfo) error {
 		}
 	case "finalize":
 		if k.Resource == "namespaces" && ri.Verb == "update" {
+			return nil
+		}
+	case "binding":
+		if k.Resource == "pods" && k.GVK.Group == "" && ri.Verb == "create" {
 			return nil
 		}
 	}

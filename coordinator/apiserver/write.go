@@ -342,6 +342,9 @@ func (s *Server) prepareUpdate(rq *req, next, cur kinds.Object) error {
 	case "status":
 		copyAllButMetaAndStatus(next, cur)
 		next.SetOwnerReferences(cur.GetOwnerReferences())
+	case "binding":
+		// The binding's mutation wrote spec.nodeName and the PodScheduled
+		// condition and nothing else.
 	default:
 		if k.HasStatus {
 			copyStatus(next, cur)
