@@ -45,6 +45,12 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 		return
 	}
 	rq := &req{requestInfo: ri, kind: k, format: f, tableVersion: tv}
+	if podStreamSubresources[ri.Subresource] {
+		if err := s.servePodStream(w, r, rq); err != nil {
+			s.writeError(w, r, err)
+		}
+		return
+	}
 	switch ri.Verb {
 	case "get":
 		err = s.get(w, r, rq)
@@ -91,6 +97,10 @@ func checkSubresource(k *kinds.Kind, ri requestInfo) error {
 		}
 	case "binding":
 		if k.Resource == "pods" && k.GVK.Group == "" && ri.Verb == "create" {
+			return nil
+		}
+	default:
+		if k.Resource == "pods" && k.GVK.Group == "" && podStreamSubresources[ri.Subresource] {
 			return nil
 		}
 	}

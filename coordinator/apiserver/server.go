@@ -51,6 +51,9 @@ type Config struct {
 	Status func() keelapi.ClusterStatus
 	// Kubeconfig answers GET /keel/v1/kubeconfig with an admin kubeconfig.
 	Kubeconfig func() ([]byte, error)
+	// NodeConnection reaches a node's API for pod logs, exec, attach and
+	// port-forward; those are refused (503) when it is nil.
+	NodeConnection func(node string) (NodeConnection, error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Log receives request errors; slog.Default when nil.

@@ -36,6 +36,12 @@ type testServer struct {
 
 func newTestServer(t testing.TB, mutate ...func(*store.Config)) *testServer {
 	t.Helper()
+	return newTestServerWith(t, nil, mutate...)
+}
+
+// newTestServerWith also adjusts the API server's configuration.
+func newTestServerWith(t testing.TB, configure func(*apiserver.Config), mutate ...func(*store.Config)) *testServer {
+	t.Helper()
 	reg, err := kinds.Builtin()
 	if err != nil {
 		t.Fatal(err)
@@ -49,14 +55,18 @@ func newTestServer(t testing.TB, mutate ...func(*store.Config)) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	srv, err := apiserver.New(apiserver.Config{
+	cfg := apiserver.Config{
 		Kinds: reg,
 		Store: st,
 		Authenticate: func(r *http.Request) (string, bool) {
 			return "admin", r.Header.Get("Authorization") == "Bearer "+testToken
 		},
 		WatchBookmarkInterval: 100 * time.Millisecond,
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := apiserver.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +76,12 @@ func newTestServer(t testing.TB, mutate ...func(*store.Config)) *testServer {
 	done := make(chan struct{})
 	go func() { srv.RunNamespaceFinalizer(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	cfg := &rest.Config{Host: ts.URL, BearerToken: testToken, TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: 1000, Burst: 1000}
-	cs, err := kubernetes.NewForConfig(cfg)
+	rcfg := &rest.Config{Host: ts.URL, BearerToken: testToken, TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: 1000, Burst: 1000}
+	cs, err := kubernetes.NewForConfig(rcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{t: t, srv: srv, store: st, ts: ts, cs: cs, cfg: cfg}
+	s := &testServer{t: t, srv: srv, store: st, ts: ts, cs: cs, cfg: rcfg}
 	s.mustNamespace("default")
 	return s
 }
