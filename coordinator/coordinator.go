@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/keel-edge/keel/coordinator/apiserver"
 	"github.com/keel-edge/keel/coordinator/encrypt"
@@ -113,6 +114,7 @@ type Coordinator struct {
 	mu     sync.Mutex
 	apiURL string
 	store  *store.Store
+	auth   *pki.Authority
 }
 
 // New checks cfg and returns a coordinator ready to Run.
@@ -174,7 +176,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	}
 	defer st.Close()
 	c.mu.Lock()
-	c.store = st
+	c.store, c.auth = st, auth
 	c.mu.Unlock()
 
 	oapi, err := openapi.New(reg)
@@ -198,6 +200,11 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	portRange, _ := parsePortRange(cfg.NodePortRange)
 	cidr, _ := netip.ParsePrefix(cfg.ServiceCIDR)
 
+	local, err := kubernetes.NewForConfig(LocalConfig(cfg.Socket))
+	if err != nil {
+		return err
+	}
+	nodes := newNodeDialer(auth, local)
 	advertiseURL := "https://" + net.JoinHostPort(advertise.String(), port)
 	localURL := "https://" + net.JoinHostPort(localHost(addr.IP), port)
 	srv, err := apiserver.New(apiserver.Config{
@@ -213,8 +220,9 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		Status: func() keelapi.ClusterStatus {
 			return keelapi.ClusterStatus{Coordinator: cfg.NodeName, APIAddress: advertiseURL, Version: keelversion.Version, Revision: st.Revision()}
 		},
-		Kubeconfig: func() ([]byte, error) { return auth.AdminKubeconfig(advertiseURL) },
-		Log:        log,
+		Kubeconfig:     func() ([]byte, error) { return auth.AdminKubeconfig(advertiseURL) },
+		NodeConnection: nodes.connect,
+		Log:            log,
 	}, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange})
 	if err != nil {
 		return err

@@ -167,3 +167,22 @@ func covers(cert *x509.Certificate, dnsNames []string, ips []net.IP) bool {
 	}
 	return true
 }
+
+// NodeServingCert issues, in memory, the serving certificate of a node's
+// API for its names and addresses (CN system:node:<first name>, as
+// Kubernetes names kubelets). It is not kept: a node gets a new one each
+// time it starts.
+func (a *Authority) NodeServingCert(names []string, ips []net.IP, now time.Time) (tls.Certificate, error) {
+	if len(names) == 0 {
+		return tls.Certificate{}, fmt.Errorf("node serving certificate: a node name is required")
+	}
+	dnsNames, addrs, err := servingSANs(names, ips)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("node serving certificate: %w", err)
+	}
+	certPEM, keyPEM, err := a.issue("system:node:"+names[0], nil, x509.ExtKeyUsageServerAuth, dnsNames, addrs, leafValidity, now)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("issue node serving certificate: %w", err)
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
+}
