@@ -42,4 +42,3 @@ func TestNodeAPIAddress(t *testing.T) {
 		})
 	}
 }
-
