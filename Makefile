@@ -12,7 +12,7 @@ LDFLAGS  := -s -w -X github.com/keel-edge/keel/internal/version.Version=$(VERSIO
 RUN_DIR  ?= $(CURDIR)/.run
 API_ADDR ?= 0.0.0.0:6443
 # Debian packages the test tiers need.
-TEST_DEBS := openssh-server openssh-client
+TEST_DEBS := openssh-server openssh-client containernetworking-plugins
 TEST_TIMEOUT ?= 25m
 
 .PHONY: build run test deps unit bench fuzz clean
