@@ -1,0 +1,75 @@
+package controllers
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+)
+
+// Config configures the workload controllers.
+type Config struct {
+	// Client reaches the API server, typically built from
+	// coordinator.LocalConfig.
+	Client kubernetes.Interface
+	// Workers is the number of keys each controller syncs at once.
+	Workers int
+	// Resync is how often the informers replay every object, so that a
+	// missed event or an expired wait is eventually acted on.
+	Resync time.Duration
+	// ExpectationTimeout bounds how long the ReplicaSet controller waits
+	// for its own pod creations and deletions to show up in its cache
+	// before it trusts the cache again.
+	ExpectationTimeout time.Duration
+	// Now is the clock the controllers read; time.Now when nil.
+	Now func() time.Time
+	// Log receives what the loops do; slog.Default when nil.
+	Log *slog.Logger
+}
+
+// DefaultConfig returns the configuration of the coordinator's
+// controllers talking through client.
+func DefaultConfig(client kubernetes.Interface) Config {
+	return Config{
+		Client:             client,
+		Workers:            4,
+		Resync:             10 * time.Minute,
+		ExpectationTimeout: 5 * time.Minute,
+		Now:                time.Now,
+		Log:                slog.Default(),
+	}
+}
+
+// TestConfig is DefaultConfig with short waits for tests.
+func TestConfig(client kubernetes.Interface) Config {
+	c := DefaultConfig(client)
+	c.Workers = 2
+	c.Resync = 30 * time.Second
+	c.ExpectationTimeout = 10 * time.Second
+	return c
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.Client == nil {
+		return errors.New("controllers: a client is required")
+	}
+	if c.Workers < 1 {
+		return errors.New("controllers: at least one worker is required")
+	}
+	if c.Resync < 0 || c.ExpectationTimeout <= 0 {
+		return errors.New("controllers: resync must not be negative and the expectation timeout must be positive")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return c
+}
