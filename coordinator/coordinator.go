@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/keel-edge/keel/coordinator/apiserver"
+	"github.com/keel-edge/keel/coordinator/controllers"
 	"github.com/keel-edge/keel/coordinator/encrypt"
 	"github.com/keel-edge/keel/coordinator/keelapi"
 	"github.com/keel-edge/keel/coordinator/kinds"
@@ -51,6 +52,9 @@ type Config struct {
 	ServiceCIDR string
 	// NodePortRange is the range node ports are allocated from, "MIN-MAX".
 	NodePortRange string
+	// Controllers runs the workload controllers (Deployment, ReplicaSet).
+	// Tests that drive controllers of their own turn it off.
+	Controllers bool
 	// Log receives the coordinator's logs.
 	Log *slog.Logger
 }
@@ -66,6 +70,7 @@ func DefaultConfig(dataDir string) Config {
 		Socket:        "/run/keel/agent.sock",
 		ServiceCIDR:   "10.96.0.0/12",
 		NodePortRange: fmt.Sprintf("%d-%d", defaultNodePortMin, defaultNodePortMax),
+		Controllers:   true,
 		Log:           slog.Default(),
 	}
 }
@@ -242,6 +247,15 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		}
 		if err := pki.WriteFileAtomic(c.KubeconfigPath(), kc, 0o600); err != nil {
 			return fmt.Errorf("write admin kubeconfig: %w", err)
+		}
+		if cfg.Controllers {
+			ccfg := controllers.DefaultConfig(local)
+			ccfg.Log = log
+			ctrl, err := controllers.New(ccfg)
+			if err != nil {
+				return fmt.Errorf("controllers: %w", err)
+			}
+			g.Go(func() error { return ctrl.Run(gctx) })
 		}
 		c.mu.Lock()
 		c.apiURL = localURL
