@@ -12,10 +12,10 @@ LDFLAGS  := -s -w -X github.com/keel-edge/keel/internal/version.Version=$(VERSIO
 RUN_DIR  ?= $(CURDIR)/.run
 API_ADDR ?= 0.0.0.0:6443
 # Debian packages the test tiers need.
-TEST_DEBS := openssh-server openssh-client containernetworking-plugins
+TEST_DEBS := openssh-server openssh-client containernetworking-plugins busybox-static docker-registry
 TEST_TIMEOUT ?= 25m
 
-.PHONY: build run test deps unit bench fuzz clean
+.PHONY: build run test deps unit bench fuzz images clean
 
 build: ## bin/agent and bin/agentctl, static
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/agent ./cmd/agent
@@ -54,6 +54,9 @@ fuzz: ## every fuzz target, FUZZTIME each
 			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
 		done; \
 	done
+
+images: ## the test and demo images as OCI-layout tarballs in build/images
+	$(GO) run ./cmd/mkimage -out $(CURDIR)/build/images
 
 clean:
 	rm -rf $(BIN) $(RUN_DIR)
