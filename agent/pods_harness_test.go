@@ -71,6 +71,8 @@ type testNode struct {
 	net *agenttest.Network
 	clk *testingclock.FakeClock
 	dir string
+	// pods is the running loop, once run.
+	pods *agent.Pods
 }
 
 func newTestNode(t *testing.T) *testNode {
@@ -94,6 +96,7 @@ func (n *testNode) run(t *testing.T, cs kubernetes.Interface) func() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.pods = p
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
