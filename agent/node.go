@@ -90,6 +90,7 @@ func (a *Agent) syncNode(ctx context.Context) error {
 	if apierrors.IsNotFound(err) {
 		node := &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: nodeLabels(n, host)},
+			Spec:       nodeSpec(n),
 			Status:     nodeStatus(n, host, nil, time.Now()),
 		}
 		if cur, err = nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
@@ -120,4 +121,12 @@ func (a *Agent) renewLease(ctx context.Context, node *corev1.Node, now time.Time
 		return fmt.Errorf("renew node lease %s: %w", node.Name, err)
 	}
 	return nil
+}
+
+// nodeSpec is the spec a node registers with.
+func nodeSpec(n NodeFacts) corev1.NodeSpec {
+	if n.PodCIDR == "" {
+		return corev1.NodeSpec{}
+	}
+	return corev1.NodeSpec{PodCIDR: n.PodCIDR, PodCIDRs: []string{n.PodCIDR}}
 }

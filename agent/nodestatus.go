@@ -36,6 +36,15 @@ type NodeFacts struct {
 	Coordinator bool
 	// MaxPods is the pod capacity.
 	MaxPods int
+	// Addresses, when set, are reported instead of the host's own (an
+	// explicit advertise address).
+	Addresses []net.IP
+	// PodCIDR is the node's pod range, written into spec.podCIDR when the
+	// node registers.
+	PodCIDR string
+	// APIPort is the port of the node's API, reported as its daemon
+	// endpoint; 0 when it serves none.
+	APIPort int32
 }
 
 // nodeLabels are the labels Kubernetes users select nodes by.
@@ -63,7 +72,11 @@ func nodeStatus(n NodeFacts, h HostFacts, prev []corev1.NodeCondition, now time.
 		corev1.ResourcePods:   *resource.NewQuantity(int64(n.MaxPods), resource.DecimalSI),
 	}
 	var addrs []corev1.NodeAddress
-	for _, ip := range h.Addresses {
+	ips := h.Addresses
+	if len(n.Addresses) > 0 {
+		ips = n.Addresses
+	}
+	for _, ip := range ips {
 		addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip.String()})
 	}
 	addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeHostName, Address: n.Name})
@@ -96,7 +109,7 @@ func nodeStatus(n NodeFacts, h HostFacts, prev []corev1.NodeCondition, now time.
 			KubeletVersion:          version.Kubernetes(),
 			OperatingSystem:         "linux", Architecture: h.Arch,
 		},
-		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 0}},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: n.APIPort}},
 	}
 }
 

@@ -181,16 +181,15 @@ func (v *NodeView) PortForward(ctx context.Context, name string, uid types.UID, 
 		return fmt.Errorf("port %d of pod %s: %w", port, name, err)
 	}
 	defer conn.Close()
-	done := make(chan struct{})
+	// Client to pod runs until either side closes; the call returns as
+	// soon as the pod's side ends, which closes the streams: clients wait
+	// for that (kubectl waits for the error stream to close).
 	go func() {
 		io.Copy(conn, stream)
 		if tc, ok := conn.(*net.TCPConn); ok {
 			tc.CloseWrite()
 		}
-		close(done)
 	}()
 	_, err = io.Copy(stream, conn)
-	stream.Close()
-	<-done
 	return err
 }
