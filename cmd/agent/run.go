@@ -13,9 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/keel-edge/keel/agent"
 	"github.com/keel-edge/keel/coordinator"
-	"github.com/keel-edge/keel/internal/version"
 )
 
 type runOptions struct {
@@ -30,6 +28,12 @@ type runOptions struct {
 	logLevel    string
 	join        []string
 	coordinator bool
+	runPods     bool
+	podCIDR     string
+	runDir      string
+	nodeAPIAddr string
+	cniConfDir  string
+	cgroupRoot  string
 }
 
 func newRunCmd() *cobra.Command {
@@ -58,6 +62,12 @@ store) and node. It writes DATA-DIR/admin.kubeconfig once the API serves.`,
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringSliceVar(&o.join, "join", nil, "addresses of cluster members to join")
 	f.BoolVar(&o.coordinator, "coordinator", false, "this node may become the coordinator")
+	f.BoolVar(&o.runPods, "run-pods", true, "run the pods bound to this node (containers, pod network, node API)")
+	f.StringVar(&o.podCIDR, "pod-cidr", "10.244.0.0/24", "this node's pod address range")
+	f.StringVar(&o.runDir, "run-dir", "/run/keel", "directory for state that lives until reboot (runtime state)")
+	f.StringVar(&o.nodeAPIAddr, "node-api-addr", "0.0.0.0:10250", "listen address of the node API (logs, exec, port-forward)")
+	f.StringVar(&o.cniConfDir, "cni-conf-dir", "/etc/cni/net.d", "directory of CNI network configurations")
+	f.StringVar(&o.cgroupRoot, "cgroup-parent", "keel", "cgroup under which every container's cgroup is made")
 	return cmd
 }
 
@@ -87,10 +97,6 @@ func run(ctx context.Context, o *runOptions) error {
 	if err != nil {
 		return err
 	}
-	acfg := agent.DefaultConfig(o.nodeName, version.Version)
-	acfg.Node.Coordinator = true
-	acfg.Log = log
-
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	g, gctx := errgroup.WithContext(ctx)
@@ -105,11 +111,7 @@ func run(ctx context.Context, o *runOptions) error {
 		if err != nil {
 			return err
 		}
-		a, err := agent.New(acfg, cs)
-		if err != nil {
-			return err
-		}
-		return a.Run(gctx)
+		return runNode(gctx, o, coord, cs, log)
 	})
 	return g.Wait()
 }

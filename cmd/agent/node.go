@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/keel-edge/keel/agent"
+	"github.com/keel-edge/keel/agent/nodeapi"
+	"github.com/keel-edge/keel/cni"
+	"github.com/keel-edge/keel/coordinator"
+	"github.com/keel-edge/keel/internal/version"
+	"github.com/keel-edge/keel/runc"
+	"github.com/keel-edge/keel/runc/images"
+)
+
+// runNode runs this machine's node side against the API cs: registration
+// and status, and, with --run-pods, the pod loop with the libcontainer
+// runtime, the image store, the CNI network and the node API.
+func runNode(ctx context.Context, o *runOptions, coord *coordinator.Coordinator, cs kubernetes.Interface, log *slog.Logger) error {
+	acfg := agent.DefaultConfig(o.nodeName, version.Version)
+	acfg.Node.Coordinator = true
+	acfg.Node.PodCIDR = o.podCIDR
+	acfg.Log = log
+	if ip := net.ParseIP(o.advertise); ip != nil {
+		acfg.Node.Addresses = []net.IP{ip}
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	if o.runPods {
+		port, err := startPods(ctx, g, o, coord, cs, log, acfg.Node.Addresses)
+		if err != nil {
+			return err
+		}
+		acfg.Node.APIPort = port
+	}
+	a, err := agent.New(acfg, cs)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return a.Run(ctx) })
+	return g.Wait()
+}
+
+// startPods opens the node's adapters, starts the pod loop and the node
+// API in g, and returns the node API's port.
+func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, coord *coordinator.Coordinator, cs kubernetes.Interface, log *slog.Logger, addrs []net.IP) (int32, error) {
+	store, err := images.Open(images.DefaultConfig(filepath.Join(o.dataDir, "images")))
+	if err != nil {
+		return 0, fmt.Errorf("image store: %w", err)
+	}
+	if err := importDir(ctx, store, filepath.Join(o.dataDir, "images", "import"), log); err != nil {
+		return 0, err
+	}
+	rcfg := runc.DefaultConfig()
+	rcfg.StateDir = filepath.Join(o.runDir, "runc")
+	rcfg.CgroupParent = o.cgroupRoot
+	rt, err := runc.New(rcfg)
+	if err != nil {
+		return 0, fmt.Errorf("runtime: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	ncfg := cni.DefaultConfig()
+	ncfg.PodCIDR = o.podCIDR
+	ncfg.ConfDir = o.cniConfDir
+	ncfg.DataDir = filepath.Join(o.dataDir, "cni")
+	ncfg.PluginBinary = self
+	network, err := cni.New(ncfg)
+	if err != nil {
+		return 0, fmt.Errorf("pod network: %w", err)
+	}
+	pcfg := agent.DefaultPodsConfig(o.nodeName, filepath.Join(o.dataDir, "pods"))
+	pcfg.LogDir = filepath.Join(o.dataDir, "logs")
+	pcfg.BindUnscheduled = true
+	pcfg.Log = log
+	if len(addrs) > 0 {
+		pcfg.HostIP = addrs[0].String()
+	}
+	pods, err := agent.NewPods(pcfg, cs, nodeRuntime{rt}, nodeImages{store}, network)
+	if err != nil {
+		return 0, err
+	}
+	ln, err := net.Listen("tcp", o.nodeAPIAddr)
+	if err != nil {
+		return 0, fmt.Errorf("node API on %s: %w", o.nodeAPIAddr, err)
+	}
+	host, _ := os.Hostname()
+	ips := append([]net.IP{ln.Addr().(*net.TCPAddr).IP}, addrs...)
+	_, tlsCfg, err := coord.NodeServingCert([]string{o.nodeName, host}, ips)
+	if err != nil {
+		ln.Close()
+		return 0, err
+	}
+	api, err := nodeapi.New(nodeapi.Config{Pods: pods.View(), TLS: tlsCfg, AllowedUsers: []string{coordinator.NodeAPIUser}, Log: log})
+	if err != nil {
+		ln.Close()
+		return 0, err
+	}
+	g.Go(func() error { return pods.Run(ctx) })
+	g.Go(func() error { return api.Serve(ctx, ln) })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	p, _ := strconv.Atoi(port)
+	log.Info("node API serving", "addr", ln.Addr().String())
+	return int32(p), nil
+}
