@@ -72,6 +72,12 @@ type AgentOptions struct {
 	NodeName string
 	// Args are appended to the command line.
 	Args []string
+	// RunPods runs pods with real containers; it needs NetNS so the pod
+	// network stays inside the test's own network namespace. Off, the
+	// agent serves the API and stores pods without running them.
+	RunPods bool
+	// NetNS runs the agent in this network namespace (see NetNS).
+	NetNS string
 }
 
 // Agent is a running agent process.
@@ -86,6 +92,7 @@ type Agent struct {
 	Server string
 	log    *bytes.Buffer
 	cmd    *exec.Cmd
+	netns  string
 	done   chan struct{}
 	mu     sync.Mutex
 }
@@ -115,9 +122,29 @@ func StartAgent(t testing.TB, o AgentOptions) *Agent {
 	a := &Agent{t: t, DataDir: o.DataDir, Socket: o.Socket, Kubeconfig: filepath.Join(o.DataDir, "admin.kubeconfig"),
 		log: &bytes.Buffer{}, done: make(chan struct{})}
 	os.Remove(a.Kubeconfig)
-	args := append([]string{"run", "--single-node", "--data-dir", o.DataDir, "--api-addr", o.APIAddr,
-		"--socket", o.Socket, "--node-name", o.NodeName}, o.Args...)
-	a.cmd = exec.Command(agentBin, args...)
+	args := []string{"run", "--single-node", "--data-dir", o.DataDir, "--api-addr", o.APIAddr,
+		"--socket", o.Socket, "--node-name", o.NodeName}
+	if o.RunPods {
+		if o.NetNS == "" {
+			t.Fatal("harness: RunPods needs NetNS")
+		}
+		runDir := filepath.Join(filepath.Dir(o.Socket), "run")
+		cgroup := "keel-test-" + filepath.Base(filepath.Dir(o.Socket))
+		args = append(args, "--run-dir", runDir, "--cni-conf-dir", filepath.Join(o.DataDir, "cni-conf"),
+			"--node-api-addr", "127.0.0.1:0", "--advertise-addr", "127.0.0.1", "--cgroup-parent", cgroup)
+		t.Cleanup(func() {
+			killInNetNS(o.NetNS)
+			killInCgroups(cgroup)
+			unmountUnder(o.DataDir)
+			unmountUnder(runDir)
+			removeCgroups(cgroup)
+		})
+	} else {
+		args = append(args, "--run-pods=false")
+	}
+	a.netns = o.NetNS
+	argv := inNetNS(o.NetNS, append([]string{agentBin}, append(args, o.Args...)...))
+	a.cmd = exec.Command(argv[0], argv[1:]...)
 	a.cmd.Stdout = syncWriter{a}
 	a.cmd.Stderr = syncWriter{a}
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -202,7 +229,8 @@ func (a *Agent) signal(sig syscall.Signal, grace time.Duration) {
 // Run runs a command with the agent's admin kubeconfig in its environment
 // and returns its combined output.
 func (a *Agent) Run(ctx context.Context, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
+	argv := inNetNS(a.netns, append([]string{name}, args...))
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+a.Kubeconfig)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
