@@ -11,34 +11,49 @@ LDFLAGS  := -s -w -X github.com/keel-edge/keel/internal/version.Version=$(VERSIO
 # Where `make run` keeps the single-node cluster's state.
 RUN_DIR  ?= $(CURDIR)/.run
 API_ADDR ?= 0.0.0.0:6443
-# Debian packages the test tiers need.
-TEST_DEBS := openssh-server openssh-client containernetworking-plugins busybox-static docker-registry
+# Debian packages the build needs (cgo for libcontainer's nsenter, static
+# libseccomp for the default seccomp profile, busybox for the images), and
+# those the test tiers need besides.
+BUILD_DEBS := gcc libc6-dev libseccomp-dev busybox-static
+TEST_DEBS  := $(BUILD_DEBS) openssh-server openssh-client containernetworking-plugins docker-registry iproute2 util-linux
+# The agent links libcontainer's nsenter (cgo) and libseccomp, statically.
+AGENT_TAGS    := seccomp netgo osusergo
+AGENT_LDFLAGS := $(LDFLAGS) -linkmode external -extldflags "-static"
 TEST_TIMEOUT ?= 25m
 
-.PHONY: build run test deps unit bench fuzz images clean
+.PHONY: build build-deps apt run test deps unit bench fuzz images clean
 
-build: ## bin/agent and bin/agentctl, static
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/agent ./cmd/agent
+build: build-deps ## bin/agent and bin/agentctl, static
+	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(AGENT_TAGS)' -ldflags '$(AGENT_LDFLAGS)' -o $(BIN)/agent ./cmd/agent
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/agentctl ./cmd/agentctl
 
-run: build ## a single-node cluster in the foreground
-	@mkdir -p $(RUN_DIR)/data
-	@echo "data directory: $(RUN_DIR)/data"
-	@echo "once it serves, in another shell:"
-	@echo "  export KUBECONFIG=$(RUN_DIR)/data/admin.kubeconfig"
-	@echo "  kubectl get nodes; $(BIN)/agentctl status"
-	exec $(BIN)/agent run --single-node --data-dir $(RUN_DIR)/data --api-addr $(API_ADDR)
+build-deps: ## Debian packages the build needs, when missing
+	@$(MAKE) apt PKGS="$(BUILD_DEBS)"
 
-deps: ## install what the test tiers need (Debian packages, Go modules)
-	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+apt:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+run: build images ## a single-node cluster with the demo workload, in the foreground
+	@mkdir -p $(RUN_DIR)/data/images/import
+	@cp build/images/*.tar $(RUN_DIR)/data/images/import/
+	@echo "data directory: $(RUN_DIR)/data"
+	@echo "once it serves, in another shell:"
+	@echo "  export KUBECONFIG=$(RUN_DIR)/data/admin.kubeconfig"
+	@echo "  kubectl get pods -o wide; kubectl rollout status deployment/demo; $(BIN)/agentctl status"
+	@( until [ -S /run/keel/agent.sock ] && $(BIN)/agentctl get ns default >/dev/null 2>&1; do sleep 0.5; done; \
+	   $(BIN)/agentctl apply -f examples/demo.yaml ) &
+	exec $(BIN)/agent run --single-node --data-dir $(RUN_DIR)/data --api-addr $(API_ADDR)
+
+deps: ## install what the test tiers need (Debian packages, Go modules)
+	@$(MAKE) apt PKGS="$(TEST_DEBS)"
 	$(GO) mod download
 
-test: deps build ## every tier: unit, privileged, end to end
-	KEEL_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+test: deps build images ## every tier: unit, privileged, end to end
+	KEEL_BIN_DIR=$(BIN) KEEL_IMAGES_DIR=$(CURDIR)/build/images $(GO) test -tags '$(AGENT_TAGS)' -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 unit: ## tier 1 only: no root, no network
 	$(GO) test -count=1 -short ./...
