@@ -16,6 +16,7 @@ import (
 	"github.com/keel-edge/keel/agent/nodeapi"
 	"github.com/keel-edge/keel/cni"
 	"github.com/keel-edge/keel/coordinator"
+	"github.com/keel-edge/keel/internal/hostaddr"
 	"github.com/keel-edge/keel/internal/version"
 	"github.com/keel-edge/keel/runc"
 	"github.com/keel-edge/keel/runc/images"
@@ -94,7 +95,15 @@ func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, coord *coo
 		return 0, fmt.Errorf("node API on %s: %w", o.nodeAPIAddr, err)
 	}
 	host, _ := os.Hostname()
-	ips := append([]net.IP{ln.Addr().(*net.TCPAddr).IP}, addrs...)
+	// The certificate names every address the node reports (the host's
+	// own unless one was given) and the listen address when specific.
+	ips := append([]net.IP{}, addrs...)
+	if len(ips) == 0 {
+		ips = hostaddr.Global()
+	}
+	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsUnspecified() {
+		ips = append(ips, ip)
+	}
 	_, tlsCfg, err := coord.NodeServingCert([]string{o.nodeName, host}, ips)
 	if err != nil {
 		ln.Close()
