@@ -310,7 +310,9 @@ func TestPods_configMapVolumeFollowsUpdates(t *testing.T) {
 		t.Fatalf("volume file %q %v", data, err)
 	}
 	spec, _ := n.rt.Spec(strings.TrimPrefix(up.Status.ContainerStatuses[0].ContainerID, "keel://"))
-	if len(spec.Mounts) != 1 || spec.Mounts[0].Destination != "/etc/app" || !spec.Mounts[0].ReadOnly {
+	// The volume, then the pod's /etc/hosts and /etc/hostname.
+	if len(spec.Mounts) != 3 || spec.Mounts[0].Destination != "/etc/app" || !spec.Mounts[0].ReadOnly ||
+		spec.Mounts[1].Destination != "/etc/hosts" || spec.Mounts[2].Destination != "/etc/hostname" {
 		t.Fatalf("mounts %+v", spec.Mounts)
 	}
 	cm.Data["mode"] = "v2"

@@ -216,6 +216,11 @@ func (l *loop) containerSpec(pod *corev1.Pod, c *corev1.Container, img Image, st
 	if err != nil {
 		return ContainerSpec{}, err
 	}
+	etc, err := etcMounts(filepath.Join(l.vols.podDir(a.UID), "etc"), pod, st.Sandbox.PodIPs, mounts)
+	if err != nil {
+		return ContainerSpec{}, err
+	}
+	mounts = append(mounts, etc...)
 	return ContainerSpec{
 		PodUID: a.UID, Name: c.Name, Attempt: a.Attempt,
 		Args: args, Env: env, WorkingDir: containerWorkingDir(c, img),

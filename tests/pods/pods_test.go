@@ -154,11 +154,11 @@ func TestPods_kubectlScenario(t *testing.T) {
 			if out := n.k("logs", "bb"); out != "hello from bb\n" {
 				t.Fatalf("logs: %q", out)
 			}
-			if out := n.k("exec", "bb", "--", "hostname"); strings.TrimSpace(out) != "bb" {
+			if out := n.k("exec", "bb", "--", "sh", "-c", "hostname; cat /etc/hostname; grep -c localhost /etc/hosts"); out != "bb\nbb\n2\n" {
 				t.Fatalf("exec hostname: %q", out)
 			}
 			pod := strings.TrimSpace(n.k("get", "pods", "-l", "app=demo", "-o", "jsonpath={.items[0].metadata.name}"))
-			if out := n.k("exec", pod, "--", "wget", "-qO-", "http://127.0.0.1:8080/"); strings.TrimSpace(out) != pod {
+			if out := n.k("exec", pod, "--", "wget", "-qO-", "http://localhost:8080/"); strings.TrimSpace(out) != pod {
 				t.Fatalf("demo answers %q, want its hostname %q", out, pod)
 			}
 			if out := n.k("logs", pod, "--tail=1"); !strings.Contains(out, "GET /") {
