@@ -22,6 +22,14 @@ import (
 	"github.com/keel-edge/keel/runc/images"
 )
 
+// The adapters implement the node loop's interfaces with runtimeapi's
+// values, without importing the agent.
+var (
+	_ agent.Runtime = (*runc.Runtime)(nil)
+	_ agent.Images  = (*images.Store)(nil)
+	_ agent.Network = (*cni.Network)(nil)
+)
+
 // runNode runs this machine's node side against the API cs: registration
 // and status, and, with --run-pods, the pod loop with the libcontainer
 // runtime, the image store, the CNI network and the node API.
@@ -86,7 +94,7 @@ func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, coord *coo
 	if len(addrs) > 0 {
 		pcfg.HostIP = addrs[0].String()
 	}
-	pods, err := agent.NewPods(pcfg, cs, nodeRuntime{rt}, nodeImages{store}, network)
+	pods, err := agent.NewPods(pcfg, cs, rt, store, network)
 	if err != nil {
 		return 0, err
 	}

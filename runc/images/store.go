@@ -1,6 +1,8 @@
 package images
 
 import (
+	"github.com/keel-edge/keel/runtimeapi"
+
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,33 +18,12 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// Image is a stored image and its config. It has the shape of the agent's
-// Image, so either converts to the other.
-type Image struct {
-	// Ref is the reference it was stored under; Digest its manifest digest.
-	Ref, Digest string
-	// Entrypoint and Cmd are the config's entrypoint and command.
-	Entrypoint []string
-	Cmd        []string
-	// Env is the config's environment ("KEY=value").
-	Env []string
-	// WorkingDir is the config's working directory.
-	WorkingDir string
-	// User is the config's user ("1000", "1000:1000" or a name).
-	User string
-}
-
-// RegistryAuth is one set of registry credentials (from imagePullSecrets).
-// It has the shape of the agent's RegistryAuth.
-type RegistryAuth struct {
-	// Registry is the registry host ("registry.example:5000"); a scheme or
-	// path ("https://index.docker.io/v1/") is ignored.
-	Registry string
-	// Username and Password are basic credentials.
-	Username, Password string
-	// IdentityToken is a registry token, when the secret has one.
-	IdentityToken string
-}
+// Image and RegistryAuth are runtimeapi's, the contract the store shares
+// with the node loop.
+type (
+	Image        = runtimeapi.Image
+	RegistryAuth = runtimeapi.RegistryAuth
+)
 
 // ErrInUse is returned by Remove for an image a mounted container uses.
 var ErrInUse = errors.New("image in use")
