@@ -58,8 +58,8 @@ test: deps build images ## every tier: unit, privileged, end to end
 unit: ## tier 1 only: no root, no network
 	$(GO) test -count=1 -short ./...
 
-bench: build ## benchmarks that print the figures quoted in the README
-	KEEL_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench . -benchtime 2s ./coordinator/store/ ./tests/bench/
+bench: build images ## benchmarks that print the figures quoted in the README
+	KEEL_BIN_DIR=$(BIN) KEEL_IMAGES_DIR=$(CURDIR)/build/images $(GO) test -tags '$(AGENT_TAGS)' -run '^$$' -bench . -benchtime 2s ./coordinator/store/ ./runc/ ./tests/bench/
 
 FUZZTIME ?= 20s
 fuzz: ## every fuzz target, FUZZTIME each

@@ -19,6 +19,7 @@ const (
 	secBolt
 	secList
 	secWatch
+	secPods
 	secFootprint
 	secMachine
 )
