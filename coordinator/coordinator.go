@@ -223,7 +223,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		Version:       serverVersion(),
 		ServerAddress: net.JoinHostPort(advertise.String(), port),
 		Status: func() keelapi.ClusterStatus {
-			return keelapi.ClusterStatus{Coordinator: cfg.NodeName, APIAddress: advertiseURL, Version: keelversion.Version, Revision: st.Revision()}
+			return keelapi.ClusterStatus{Coordinator: cfg.NodeName, Node: cfg.NodeName, APIAddress: advertiseURL, Version: keelversion.Version, Revision: st.Revision()}
 		},
 		Kubeconfig:     func() ([]byte, error) { return auth.AdminKubeconfig(advertiseURL) },
 		NodeConnection: nodes.connect,

@@ -40,6 +40,8 @@ type Pods interface {
 type Config struct {
 	// Pods answers for the node's pods.
 	Pods Pods
+	// Images is the node's image store; nil serves none.
+	Images Images
 	// TLS is the serving configuration; it must verify client
 	// certificates against the cluster CA.
 	TLS *tls.Config
@@ -108,6 +110,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
+	case parts[0] == "images" && len(parts) == 1:
+		s.serveImages(w, r)
 	case parts[0] == "healthz":
 		io.WriteString(w, "ok")
 	case parts[0] == "containerLogs" && len(parts) == 4:

@@ -117,7 +117,7 @@ func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, coord *coo
 		ln.Close()
 		return 0, err
 	}
-	api, err := nodeapi.New(nodeapi.Config{Pods: pods.View(), TLS: tlsCfg, AllowedUsers: []string{coordinator.NodeAPIUser}, Log: log})
+	api, err := nodeapi.New(nodeapi.Config{Pods: pods.View(), Images: store, TLS: tlsCfg, AllowedUsers: []string{coordinator.NodeAPIUser}, Log: log})
 	if err != nil {
 		ln.Close()
 		return 0, err

@@ -90,6 +90,7 @@ It reaches the API, in this order of preference, through:
 		newDeleteCmd(f, getter, streams),
 		newAPIResourcesCmd(f, getter, streams),
 		newStatusCmd(getter, streams),
+		newImageCmd(getter, streams),
 		newKubeconfigCmd(getter, streams),
 		newDialStdioCmd(flags, lookupEnv, streams),
 		newVersionCmd(getter, streams),

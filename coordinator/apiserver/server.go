@@ -198,6 +198,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveKeel(w http.ResponseWriter, r *http.Request) {
+	if s.serveNodeImages(w, r) {
+		return
+	}
 	if r.Method != http.MethodGet {
 		s.writeError(w, r, statusError(http.StatusMethodNotAllowed, "MethodNotAllowed", "only GET is served under /keel/v1"))
 		return
