@@ -157,6 +157,18 @@ func TestPods_kubectlScenario(t *testing.T) {
 			if out := n.k("exec", "bb", "--", "sh", "-c", "hostname; cat /etc/hostname; grep -c localhost /etc/hosts"); out != "bb\nbb\n2\n" {
 				t.Fatalf("exec hostname: %q", out)
 			}
+			local := filepath.Join(t.TempDir(), "note.txt")
+			os.WriteFile(local, []byte("copied in\n"), 0o644)
+			n.k("cp", local, "bb:/tmp/note.txt")
+			if out := n.k("exec", "bb", "--", "cat", "/tmp/note.txt"); out != "copied in\n" {
+				t.Fatalf("kubectl cp into the pod: %q", out)
+			}
+			back := filepath.Join(t.TempDir(), "back.txt")
+			n.k("cp", "bb:/tmp/note.txt", back)
+			if data, _ := os.ReadFile(back); string(data) != "copied in\n" {
+				t.Fatalf("kubectl cp out of the pod: %q", data)
+			}
+
 			pod := strings.TrimSpace(n.k("get", "pods", "-l", "app=demo", "-o", "jsonpath={.items[0].metadata.name}"))
 			if out := n.k("exec", pod, "--", "wget", "-qO-", "http://localhost:8080/"); strings.TrimSpace(out) != pod {
 				t.Fatalf("demo answers %q, want its hostname %q", out, pod)
