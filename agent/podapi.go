@@ -298,3 +298,22 @@ func pullSecrets(pod *corev1.Pod, objs Objects) ([]RegistryAuth, []string) {
 	}
 	return out, warn
 }
+
+// finalDelete removes a pod this node has stopped after a graceful
+// deletion: the API keeps a bound pod, marked deleting, until its node
+// says it is gone. A pod already gone, or replaced under the same name,
+// is left alone.
+func (l *loop) finalDelete(ctx context.Context, pod *corev1.Pod) error {
+	if pod == nil || pod.DeletionTimestamp == nil {
+		return nil
+	}
+	zero := int64(0)
+	uid := pod.UID
+	err := l.cs.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &uid},
+	})
+	if err == nil || apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return fmt.Errorf("delete pod %s/%s: %w", pod.Namespace, pod.Name, err)
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -120,6 +121,12 @@ func TestPods_deletionRunsGracefulStop(t *testing.T) {
 	}
 	waitFor(t, "sandbox removed", func() (bool, string) {
 		return !n.rt.HasSandbox(uid) && !n.net.Attached(uid), fmt.Sprint(n.rt.Stops())
+	})
+	// The API kept the bound pod, marked deleting, until the node stopped
+	// it and made the final delete.
+	waitFor(t, "pod gone from the API", func() (bool, string) {
+		_, err := cs.CoreV1().Pods("default").Get(context.Background(), "bye", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
 	var preStop bool
 	for _, e := range n.rt.Execs() {

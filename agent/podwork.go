@@ -61,6 +61,10 @@ func (l *loop) work(ctx context.Context, uid string, st *podState, acts []action
 				log.Warn("tear pod down", "err", err)
 				return r
 			}
+			if err := l.finalDelete(ctx, st.Pod); err != nil {
+				log.Warn("final delete", "err", err)
+				return r
+			}
 			r.forget = true
 			return r
 		}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -307,7 +308,7 @@ func (s *Server) guaranteedUpdate(ctx context.Context, rq *req, dry bool, mutate
 		if unchanged(next, cur) {
 			return cur, nil
 		}
-		if next.GetDeletionTimestamp() != nil && len(next.GetFinalizers()) == 0 && !hasSpecFinalizers(next) {
+		if lastFinalizerRemoved(next, cur) {
 			return s.remove(ctx, k, cur, modRev, dry)
 		}
 		out, err := s.commit(ctx, k, "update", next, modRev, dry, ops)
@@ -317,6 +318,16 @@ func (s *Server) guaranteedUpdate(ctx context.Context, rq *req, dry bool, mutate
 		}
 		return out, err
 	}
+}
+
+// lastFinalizerRemoved reports an update of an object being deleted that
+// takes away the last finalizer holding it: the object then goes.
+func lastFinalizerRemoved(next, cur kinds.Object) bool {
+	if next.GetDeletionTimestamp() == nil {
+		return false
+	}
+	held := len(cur.GetFinalizers()) > 0 || hasSpecFinalizers(cur)
+	return held && len(next.GetFinalizers()) == 0 && !hasSpecFinalizers(next)
 }
 
 // prepareUpdate keeps what clients may not change and validates the result.
@@ -543,6 +554,21 @@ func (s *Server) deleteOne(ctx context.Context, k *kinds.Kind, ns, name string, 
 			if p.ResourceVersion != nil && *p.ResourceVersion != cur.GetResourceVersion() {
 				return nil, apierrors.NewConflict(gr, name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, cur.GetResourceVersion()))
 			}
+		}
+		if grace, graceful := podGrace(cur, opts); graceful {
+			ds := cur.GetDeletionGracePeriodSeconds()
+			if cur.GetDeletionTimestamp() != nil && ds != nil && *ds == grace {
+				return cur, nil
+			}
+			next := cur.DeepCopyObject().(kinds.Object)
+			at := metav1.NewTime(s.cfg.Now().Add(time.Duration(grace) * time.Second).Truncate(time.Second))
+			next.SetDeletionTimestamp(&at)
+			next.SetDeletionGracePeriodSeconds(&grace)
+			out, err := s.commit(ctx, k, "update", next, modRev, dry, nil)
+			if err != nil && apierrors.IsConflict(err) && attempt < updateRetries {
+				continue
+			}
+			return out, err
 		}
 		if len(cur.GetFinalizers()) == 0 && !hasSpecFinalizers(cur) {
 			out, err := s.remove(ctx, k, cur, modRev, dry)
