@@ -21,7 +21,20 @@ func TestMain(m *testing.M) {
 	if os.Getenv(agentEnv) != "" {
 		os.Exit(childAgentMain())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeTestCgroupParent()
+	os.Exit(code)
+}
+
+// removeTestCgroupParent removes the tests' parent cgroup from every
+// hierarchy once every container is gone (rmdir only takes empty ones).
+func removeTestCgroupParent() {
+	parent := TestConfig("/").CgroupParent
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
+	dirs = append(dirs, "/sys/fs/cgroup/"+parent)
+	for _, d := range dirs {
+		os.Remove(d)
+	}
 }
 
 // requirePrivileged skips a test that needs root, cgroups and busybox, or
