@@ -76,29 +76,9 @@ func (c *DeploymentController) Run(ctx context.Context) error {
 }
 
 func (c *DeploymentController) rsChanged(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	rs, ok := obj.(*appsv1.ReplicaSet)
-	if !ok {
-		return
-	}
-	if ref := metav1.GetControllerOfNoCopy(rs); ref != nil {
-		if ref.Kind == deploymentKind.Kind {
-			c.loop.queue.Add(rs.Namespace + "/" + ref.Name)
-		}
-		return
-	}
-	ds, err := c.ds.Deployments(rs.Namespace).List(labels.Everything())
-	if err != nil {
-		return
-	}
-	for _, d := range ds {
-		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(rs.Labels)) {
-			c.loop.queue.Add(d.Namespace + "/" + d.Name)
-		}
-	}
+	queueOwners(c.loop.queue, obj, deploymentKind.Kind,
+		func(ns string) ([]*appsv1.Deployment, error) { return c.ds.Deployments(ns).List(labels.Everything()) },
+		func(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector })
 }
 
 func (c *DeploymentController) podDeleted(obj any) {

@@ -1,6 +1,9 @@
 package controllers
 
 import (
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -81,4 +84,34 @@ func withoutOwner(refs []metav1.OwnerReference, uid types.UID) []metav1.OwnerRef
 func controlledBy(obj metav1.Object, kind, name string, uid types.UID) bool {
 	ref := metav1.GetControllerOfNoCopy(obj)
 	return ref != nil && ref.Kind == kind && ref.Name == name && (uid == "" || ref.UID == uid)
+}
+
+// queueOwners queues, for a changed dependent obj (or its tombstone), the
+// owner of ownerKind that controls it; for an orphan, every owner listed
+// in its namespace whose selector matches it, since any may adopt it.
+func queueOwners[O metav1.Object](q workqueue.TypedRateLimitingInterface[string], obj any, ownerKind string,
+	list func(namespace string) ([]O, error), selector func(O) *metav1.LabelSelector) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	dep, ok := obj.(metav1.Object)
+	if !ok {
+		return
+	}
+	if ref := metav1.GetControllerOfNoCopy(dep); ref != nil {
+		if ref.Kind == ownerKind {
+			q.Add(dep.GetNamespace() + "/" + ref.Name)
+		}
+		return
+	}
+	owners, err := list(dep.GetNamespace())
+	if err != nil {
+		return
+	}
+	for _, o := range owners {
+		sel, err := metav1.LabelSelectorAsSelector(selector(o))
+		if err == nil && !sel.Empty() && sel.Matches(labels.Set(dep.GetLabels())) {
+			q.Add(o.GetNamespace() + "/" + o.GetName())
+		}
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -74,29 +73,9 @@ func (c *ReplicaSetController) Run(ctx context.Context) error {
 // podChanged queues the ReplicaSet controlling a pod, or for an orphan
 // every ReplicaSet that could adopt it.
 func (c *ReplicaSetController) podChanged(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
-	}
-	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
-		if ref.Kind == replicaSetKind.Kind {
-			c.loop.queue.Add(pod.Namespace + "/" + ref.Name)
-		}
-		return
-	}
-	rss, err := c.rss.ReplicaSets(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		return
-	}
-	for _, rs := range rss {
-		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(pod.Labels)) {
-			c.loop.queue.Add(rs.Namespace + "/" + rs.Name)
-		}
-	}
+	queueOwners(c.loop.queue, obj, replicaSetKind.Kind,
+		func(ns string) ([]*appsv1.ReplicaSet, error) { return c.rss.ReplicaSets(ns).List(labels.Everything()) },
+		func(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector })
 }
 
 func (c *ReplicaSetController) sync(ctx context.Context, key string) (time.Duration, error) {
