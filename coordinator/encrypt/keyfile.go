@@ -1,6 +1,8 @@
 package encrypt
 
 import (
+	"github.com/keel-edge/keel/coordinator/pki"
+
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -37,22 +39,12 @@ func LoadOrCreateKey(path string) (*AESGCM, error) {
 // readKey reads and checks an existing key file. A missing file returns an
 // error matching fs.ErrNotExist.
 func readKey(path string) ([]byte, error) {
-	st, err := os.Stat(path)
+	key, err := pki.ReadPrivate(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("encryption key %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("encryption key %s: not a regular file", path)
-	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("encryption key %s is accessible by group or others (mode %04o): run chmod 600 %s", path, perm, path)
-	}
-	key, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("encryption key %s: %w", path, err)
+		return nil, fmt.Errorf("encryption key: %w", err)
 	}
 	if len(key) != KeySize {
 		clear(key)

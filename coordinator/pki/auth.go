@@ -94,7 +94,7 @@ const tokenBytes = 32
 // loadOrCreateToken reads admin.token, or writes a new random token there.
 func (a *Authority) loadOrCreateToken() error {
 	path := a.path(adminTokenFile)
-	data, err := readPrivate(path)
+	data, err := ReadPrivate(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		tok, err := newToken()
 		if err != nil {

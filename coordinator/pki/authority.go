@@ -84,7 +84,7 @@ func (a *Authority) loadOrCreateCA(now time.Time) error {
 	if !cert.IsCA {
 		return fmt.Errorf("load CA certificate %s: not a CA certificate", certPath)
 	}
-	keyPEM, err := readPrivate(keyPath)
+	keyPEM, err := ReadPrivate(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("load CA key: %s is missing but %s exists: restore the key, or remove the whole directory %s to create a new cluster CA", keyPath, certPath, a.dir)
 	}
@@ -163,7 +163,7 @@ func (a *Authority) loadLeaf(certName, keyName string, usage x509.ExtKeyUsage, n
 	if err != nil {
 		return nil, nil, false, err
 	}
-	keyPEM, err = readPrivate(a.path(keyName))
+	keyPEM, err = ReadPrivate(a.path(keyName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, false, nil
 	}

@@ -98,10 +98,10 @@ func ensureDir(dir string) error {
 	return nil
 }
 
-// readPrivate reads a file that holds secrets. It refuses a file that group
+// ReadPrivate reads a file that holds secrets. It refuses a file that group
 // or others may access, with the fix in the error. A missing file returns an
 // error that matches os.ErrNotExist.
-func readPrivate(path string) ([]byte, error) {
+func ReadPrivate(path string) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
