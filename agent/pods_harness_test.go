@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/keel-edge/keel/agent"
 	"github.com/keel-edge/keel/agent/agenttest"
 	"github.com/keel-edge/keel/coordinator"
+	"github.com/keel-edge/keel/coordinator/coordtest"
 )
 
 const nodeName = "node-a"
@@ -27,41 +26,7 @@ var epoch = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 
 func startCoordinator(t *testing.T) kubernetes.Interface {
 	t.Helper()
-	cfg := coordinator.DefaultConfig(t.TempDir())
-	cfg.APIAddr = "127.0.0.1:0"
-	sockDir, err := os.MkdirTemp("", "keel-pods-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	cfg.Socket = filepath.Join(sockDir, "api.sock")
-	cfg.NodeName = nodeName
-	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	c, err := coordinator.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	select {
-	case <-c.Ready():
-	case err := <-done:
-		t.Fatalf("coordinator stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("coordinator not ready")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("coordinator run: %v", err)
-		}
-	})
-	cs, err := kubernetes.NewForConfig(coordinator.LocalConfig(cfg.Socket))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cs
+	return coordtest.Start(t, func(c *coordinator.Config) { c.NodeName = nodeName }).Client
 }
 
 // testNode is one node's fakes and state directory.

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/keel-edge/keel/coordinator"
 	"github.com/keel-edge/keel/coordinator/controllers"
+	"github.com/keel-edge/keel/coordinator/coordtest"
 )
 
 // kubectlBin is the kubectl the acceptance scenarios drive.
@@ -38,36 +38,13 @@ type cluster struct {
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := coordinator.DefaultConfig(t.TempDir())
-	cfg.Controllers = false // this test runs its own
-	cfg.APIAddr = "127.0.0.1:0"
-	sockDir, err := os.MkdirTemp("", "keel-ctrl-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	cfg.Socket = filepath.Join(sockDir, "api.sock")
-	cfg.NodeName = "node-a"
-	cfg.Log = quiet
-	c, err := coordinator.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	coord := coordtest.Start(t, func(c *coordinator.Config) {
+		c.Controllers = false // this test runs its own
+		c.NodeName = "node-a"
+	})
+	cs := coord.Client
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	select {
-	case <-c.Ready():
-	case err := <-done:
-		t.Fatalf("coordinator stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("coordinator not ready")
-	}
-	cs, err := kubernetes.NewForConfig(coordinator.LocalConfig(cfg.Socket))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ccfg := controllers.TestConfig(cs)
 	ccfg.Log = quiet
 	ctrl, err := controllers.New(ccfg)
@@ -86,11 +63,8 @@ func startCluster(t *testing.T) *cluster {
 		}
 		kl.Shutdown()
 		wg.Wait()
-		if err := <-done; err != nil {
-			t.Errorf("coordinator: %v", err)
-		}
 	})
-	return &cluster{cs: cs, kubeconfig: c.KubeconfigPath()}
+	return &cluster{cs: cs, kubeconfig: coord.KubeconfigPath()}
 }
 
 // startKubelet plays the node: every new pod becomes Running at once and
