@@ -7,7 +7,10 @@ package harness
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -159,6 +163,9 @@ func StartAgent(t testing.TB, o AgentOptions) *Agent {
 		}
 	})
 	a.waitReady(60 * time.Second)
+	if o.RunPods {
+		a.waitNodeReady(o.NodeName, 60*time.Second)
+	}
 	return a
 }
 
@@ -198,6 +205,43 @@ func (a *Agent) waitReady(timeout time.Duration) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	a.t.Fatalf("agent did not write %s within %s:\n%s", a.Kubeconfig, timeout, a.Log())
+}
+
+// waitNodeReady waits until the agent has registered its Node and
+// reports it Ready, asking the API over the agent's socket.
+func (a *Agent) waitNodeReady(name string, timeout time.Duration) {
+	a.t.Helper()
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", a.Socket)
+	}}, Timeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
+	last := "no answer yet"
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-a.done:
+			a.t.Fatalf("agent exited before its node was ready:\n%s", a.Log())
+		default:
+		}
+		resp, err := c.Get("http://localhost/api/v1/nodes/" + name)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		var n corev1.Node
+		err = json.NewDecoder(resp.Body).Decode(&n)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			last = fmt.Sprintf("%s: %v", resp.Status, err)
+			continue
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				return
+			}
+		}
+		last = "node not Ready"
+	}
+	a.t.Fatalf("node %s not ready within %s (%s):\n%s", name, timeout, last, a.Log())
 }
 
 // Stop ends the agent gracefully (SIGTERM, then SIGKILL after 10 s).
