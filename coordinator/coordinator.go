@@ -215,10 +215,11 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	srv, err := apiserver.New(apiserver.Config{
 		Kinds: reg,
 		Store: st,
-		Authenticate: func(r *http.Request) (string, bool) {
+		Authenticate: func(r *http.Request) (apiserver.User, bool) {
 			u, ok := auth.Authenticate(r)
-			return u.Name, ok
+			return apiserver.User{Name: u.Name, Groups: u.Groups}, ok
 		},
+		Authorize: authorize,
 		OpenAPI:       oapi,
 		Version:       serverVersion(),
 		ServerAddress: net.JoinHostPort(advertise.String(), port),
@@ -228,7 +229,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		Kubeconfig:     func() ([]byte, error) { return auth.AdminKubeconfig(advertiseURL) },
 		NodeConnection: nodes.connect,
 		Log:            log,
-	}, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange})
+	}, nodeRestriction{}, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange})
 	if err != nil {
 		return err
 	}

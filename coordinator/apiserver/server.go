@@ -40,7 +40,13 @@ type Config struct {
 	Store Store
 	// Authenticate names the user of an HTTPS request, or returns false.
 	// Requests over the unix socket are authenticated by peer credentials.
-	Authenticate func(r *http.Request) (user string, ok bool)
+	Authenticate func(r *http.Request) (User, bool)
+	// Authorize decides what users outside system:masters may do; nil
+	// lets every authenticated user do everything.
+	Authorize Authorizer
+	// Unauthenticated serves paths that authenticate by themselves (the
+	// join endpoint checks its token), keyed by path.
+	Unauthenticated map[string]http.Handler
 	// OpenAPI serves /openapi/v2 and /openapi/v3.
 	OpenAPI http.Handler
 	// Version is answered at /version.
@@ -141,31 +147,44 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 
 // ServeHTTP authenticates the request and dispatches it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := s.cfg.Unauthenticated[r.URL.Path]; ok && r.TLS != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
 	user, ok := s.authenticate(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keel"`)
 		s.writeError(w, r, errUnauthorized())
 		return
 	}
-	_ = user
-	s.route(w, r)
+	s.route(w, r.WithContext(WithUser(r.Context(), user)))
 }
 
-func (s *Server) authenticate(r *http.Request) (string, bool) {
+func (s *Server) authenticate(r *http.Request) (User, bool) {
 	if p, ok := r.Context().Value(peerKey).(peer); ok {
 		if p.uid == 0 || p.uid == uint32(os.Geteuid()) {
-			return "root", true
+			return socketUser, true
 		}
-		return "", false
+		return User{}, false
 	}
 	if r.TLS == nil {
-		return "", false
+		return User{}, false
 	}
 	return s.cfg.Authenticate(r)
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
+	ri, isResource, perr := parseResourcePath(r.Method, path, r.URL.Query().Get)
+	a := Attributes{Verb: nonResourceVerb(r.Method), Path: path}
+	if perr == nil && isResource {
+		a = Attributes{Verb: ri.Verb, Group: ri.GroupVersion.Group, Resource: ri.Resource, Subresource: ri.Subresource,
+			Namespace: ri.Namespace, Name: ri.Name}
+	}
+	if err := s.authorize(r, a); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	switch {
 	case path == "/version" || path == "/version/":
 		s.writeJSON(w, http.StatusOK, s.cfg.Version)
@@ -185,9 +204,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.serveKeel(w, r)
 		return
 	}
-	ri, isResource, err := parseResourcePath(r.Method, path, r.URL.Query().Get)
-	if err != nil {
-		s.writeError(w, r, statusError(http.StatusNotFound, "NotFound", err.Error()))
+	if perr != nil {
+		s.writeError(w, r, statusError(http.StatusNotFound, "NotFound", perr.Error()))
 		return
 	}
 	if !isResource {

@@ -58,8 +58,8 @@ func newTestServerWith(t testing.TB, configure func(*apiserver.Config), mutate .
 	cfg := apiserver.Config{
 		Kinds: reg,
 		Store: st,
-		Authenticate: func(r *http.Request) (string, bool) {
-			return "admin", r.Header.Get("Authorization") == "Bearer "+testToken
+		Authenticate: func(r *http.Request) (apiserver.User, bool) {
+			return apiserver.User{Name: "admin", Groups: []string{apiserver.MastersGroup}}, r.Header.Get("Authorization") == "Bearer "+testToken
 		},
 		WatchBookmarkInterval: 100 * time.Millisecond,
 	}
