@@ -219,7 +219,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			u, ok := auth.Authenticate(r)
 			return apiserver.User{Name: u.Name, Groups: u.Groups}, ok
 		},
-		Authorize: authorize,
+		Authorize:     authorize,
 		OpenAPI:       oapi,
 		Version:       serverVersion(),
 		ServerAddress: net.JoinHostPort(advertise.String(), port),

@@ -35,7 +35,7 @@ type Config struct {
 	// bind address when empty.
 	Advertise string
 	// Key encrypts and authenticates all gossip; KeySize bytes.
-	Key []byte
+	Key  []byte
 	Tags Tags
 	// SnapshotPath keeps the last known members, so a restarted agent
 	// rejoins by itself; none when empty.
