@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
 
@@ -52,6 +54,9 @@ type Config struct {
 	ServiceCIDR string
 	// NodePortRange is the range node ports are allocated from, "MIN-MAX".
 	NodePortRange string
+	// GossipMembers lists gossip addresses a joining node can join; nil
+	// when the cluster runs without gossip, and then nodes cannot join.
+	GossipMembers func() []string
 	// Controllers runs the workload controllers (Deployment, ReplicaSet).
 	// Tests that drive controllers of their own turn it off.
 	Controllers bool
@@ -160,7 +165,8 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster CA: %w", err)
 	}
-	seal, err := encrypt.LoadOrCreateKey(filepath.Join(cfg.DataDir, "pki", "encryption.key"))
+	encKeyPath := filepath.Join(cfg.DataDir, "pki", "encryption.key")
+	seal, err := encrypt.LoadOrCreateKey(encKeyPath)
 	if err != nil {
 		return fmt.Errorf("encryption key: %w", err)
 	}
@@ -224,9 +230,19 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		Version:       serverVersion(),
 		ServerAddress: net.JoinHostPort(advertise.String(), port),
 		Status: func() keelapi.ClusterStatus {
-			return keelapi.ClusterStatus{Coordinator: cfg.NodeName, Node: cfg.NodeName, APIAddress: advertiseURL, Version: keelversion.Version, Revision: st.Revision()}
+			return keelapi.ClusterStatus{Coordinator: cfg.NodeName, Node: cfg.NodeName, APIAddress: advertiseURL, Version: keelversion.Version, Revision: st.Revision(), CAHash: auth.CAHash()}
 		},
-		Kubeconfig:     func() ([]byte, error) { return auth.AdminKubeconfig(advertiseURL) },
+		Kubeconfig: func() ([]byte, error) { return auth.AdminKubeconfig(advertiseURL) },
+		Unauthenticated: map[string]http.Handler{keelapi.JoinPath: &joinHandler{
+			auth: auth,
+			secret: func(ctx context.Context, name string) (*corev1.Secret, error) {
+				return local.CoreV1().Secrets(metav1.NamespaceSystem).Get(ctx, name, metav1.GetOptions{})
+			},
+			members:       cfg.GossipMembers,
+			encryptionKey: func() ([]byte, error) { return pki.ReadPrivate(encKeyPath) },
+			now:           time.Now,
+			log:           log,
+		}},
 		NodeConnection: nodes.connect,
 		Log:            log,
 	}, nodeRestriction{}, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange})

@@ -4,7 +4,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 )
 
@@ -96,4 +100,34 @@ type JoinResponse struct {
 	// CAKey and EncryptionKey are given to coordinator candidates only.
 	CAKey         []byte `json:"caKey,omitempty"`
 	EncryptionKey []byte `json:"encryptionKey,omitempty"`
+}
+
+// UsageCoordinator is the bootstrap token Secret's data key that lets a
+// token admit coordinator candidates, which receive the CA and
+// encryption keys.
+const UsageCoordinator = bootstrapapi.BootstrapTokenUsagePrefix + "keel-coordinator"
+
+// TokenSecret is the Secret that stores t in kube-system, as Kubernetes
+// stores bootstrap tokens: expiring after ttl (never when zero), usable
+// for authentication, and for coordinators when coordinator is set.
+func TokenSecret(t JoinToken, ttl time.Duration, coordinator bool, description string, now time.Time) *corev1.Secret {
+	data := map[string][]byte{
+		bootstrapapi.BootstrapTokenIDKey:               []byte(t.ID),
+		bootstrapapi.BootstrapTokenSecretKey:           []byte(t.Secret),
+		bootstrapapi.BootstrapTokenUsageAuthentication: []byte("true"),
+	}
+	if ttl != 0 {
+		data[bootstrapapi.BootstrapTokenExpirationKey] = []byte(now.Add(ttl).UTC().Format(time.RFC3339))
+	}
+	if coordinator {
+		data[UsageCoordinator] = []byte("true")
+	}
+	if description != "" {
+		data[bootstrapapi.BootstrapTokenDescriptionKey] = []byte(description)
+	}
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: bootstraputil.BootstrapTokenSecretName(t.ID), Namespace: metav1.NamespaceSystem},
+		Type:       bootstrapapi.SecretTypeBootstrapToken,
+		Data:       data,
+	}
 }

@@ -36,4 +36,7 @@ type ClusterStatus struct {
 	Version string `json:"version"`
 	// Revision is the store's current revision.
 	Revision int64 `json:"revision"`
+	// CAHash is the hex SHA-256 of the cluster CA certificate, as join
+	// tokens carry it.
+	CAHash string `json:"caHash,omitempty"`
 }
