@@ -244,7 +244,7 @@ func (l *loop) sync(ctx context.Context, wg *sync.WaitGroup) {
 	now := l.cfg.Clock.Now()
 	l.probes.sync(ctx, l.pods, observed, now)
 	acts := decide(world{Now: now, BootID: l.cfg.BootID, Allocatable: l.cfg.Allocatable, Pods: l.pods,
-		Containers: observed, Unhealthy: l.probes.unhealthy()})
+		Containers: observed, Unhealthy: l.probes.unhealthy(), Started: l.probes.view().Started})
 	byPod := map[string][]action{}
 	var order []string
 	for _, a := range acts {

@@ -67,6 +67,9 @@ type world struct {
 	Containers []ContainerState
 	// Unhealthy are running container IDs whose liveness probe failed.
 	Unhealthy map[string]string
+	// Started holds the startup probe verdicts of running containers
+	// that have one, by ID.
+	Started map[string]bool
 }
 
 // decide is the pod lifecycle planner: from the node's pods and the
@@ -174,16 +177,12 @@ func planStop(uid string, st *podState, obs map[string]history) []action {
 	return append(killAll(uid, st, obs), action{Kind: actTeardown, UID: uid})
 }
 
-// killAll stops every running container of the pod, gracefully.
+// killAll stops every running container of the pod, gracefully: the
+// containers first, then the sidecars in reverse order.
 func killAll(uid string, st *podState, obs map[string]history) []action {
 	var out []action
 	grace := gracePeriod(st.Pod)
-	names := make([]string, 0, len(obs))
-	for n := range obs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range stopOrder(st.Pod, obs) {
 		for _, c := range obs[n] {
 			if c.Running {
 				out = append(out, action{Kind: actKill, UID: uid, Container: n, ID: c.ID, Grace: grace, Reason: "Killing",
@@ -195,7 +194,9 @@ func killAll(uid string, st *podState, obs map[string]history) []action {
 }
 
 // planPod moves one admitted pod on: sandbox, init containers one at a
-// time to completion, then the containers.
+// time (each to completion, or a sidecar until it started), then the
+// containers beside the sidecars, which are kept running until the pod
+// is done.
 func planPod(uid string, st *podState, obs map[string]history, w world) []action {
 	if st.Sandbox.BootID != w.BootID {
 		return []action{{Kind: actSandbox, UID: uid}}
@@ -212,21 +213,33 @@ func planPod(uid string, st *podState, obs map[string]history, w world) []action
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	pod := st.Pod
 	policy := pod.Spec.RestartPolicy
-	if !initialized(pod, obs) {
-		for _, c := range pod.Spec.InitContainers {
-			last := obs[c.Name].latest()
-			if last != nil && !last.Running && last.ExitCode == 0 {
-				continue
-			}
-			initPolicy := policy
-			if initPolicy == corev1.RestartPolicyAlways {
-				initPolicy = corev1.RestartPolicyOnFailure
-			}
-			if a, ok := planContainer(uid, st, c, true, last, initPolicy, w); ok {
+	initDone := initialized(pod, obs, w.Started)
+	if podDone(pod, obs, initDone) {
+		return append(out, stopSidecars(uid, st, obs)...)
+	}
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		last := obs[c.Name].latest()
+		if isSidecar(c) {
+			if a, ok := planContainer(uid, st, *c, true, last, corev1.RestartPolicyAlways, w); ok {
 				out = append(out, a)
 			}
-			return out
+			if !initDone && !sidecarStarted(c, last, w.Started) {
+				return out
+			}
+			continue
 		}
+		if initDone || last != nil && !last.Running && last.ExitCode == 0 {
+			continue
+		}
+		initPolicy := policy
+		if initPolicy == corev1.RestartPolicyAlways {
+			initPolicy = corev1.RestartPolicyOnFailure
+		}
+		if a, ok := planContainer(uid, st, *c, true, last, initPolicy, w); ok {
+			out = append(out, a)
+		}
+		return out
 	}
 	for _, c := range pod.Spec.Containers {
 		if a, ok := planContainer(uid, st, c, false, obs[c.Name].latest(), policy, w); ok {
@@ -234,23 +247,6 @@ func planPod(uid string, st *podState, obs map[string]history, w world) []action
 		}
 	}
 	return out
-}
-
-// initialized reports a pod whose init containers all succeeded, or one
-// whose containers already ran (so init containers are not rerun).
-func initialized(pod *corev1.Pod, obs map[string]history) bool {
-	for _, c := range pod.Spec.Containers {
-		if len(obs[c.Name]) > 0 {
-			return true
-		}
-	}
-	for _, c := range pod.Spec.InitContainers {
-		last := obs[c.Name].latest()
-		if last == nil || last.Running || last.ExitCode != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // planContainer decides for one container given its latest attempt.

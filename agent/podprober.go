@@ -48,7 +48,7 @@ func (p *prober) sync(ctx context.Context, pods map[string]*podState, observed [
 			continue
 		}
 		spec := findContainer(st.Pod, c.Name)
-		if spec == nil || isInit(st.Pod, c.Name) {
+		if spec == nil || isInit(st.Pod, c.Name) && !isSidecar(spec) {
 			continue
 		}
 		alive[c.ID] = true

@@ -45,10 +45,11 @@ func podStatus(st *podState, obs map[string]history, pv probeView, hostIP string
 		out.Conditions = conditions(prev.Conditions, now, cond(corev1.PodScheduled, true, "", ""))
 		return out
 	}
-	initDone := initialized(pod, obs)
+	initDone := initialized(pod, obs, pv.Started)
+	done := podDone(pod, obs, initDone)
 	for _, c := range pod.Spec.InitContainers {
 		out.InitContainerStatuses = append(out.InitContainerStatuses,
-			containerStatus(st, c, true, obs[c.Name], pv, "PodInitializing", now))
+			containerStatus(st, c, true, obs[c.Name], pv, "PodInitializing", done, now))
 	}
 	waitReason := "ContainerCreating"
 	if !initDone {
@@ -56,14 +57,23 @@ func podStatus(st *podState, obs map[string]history, pv probeView, hostIP string
 	}
 	for _, c := range pod.Spec.Containers {
 		out.ContainerStatuses = append(out.ContainerStatuses,
-			containerStatus(st, c, false, obs[c.Name], pv, waitReason, now))
+			containerStatus(st, c, false, obs[c.Name], pv, waitReason, done, now))
 	}
 	out.Phase = podPhase(pod, out.InitContainerStatuses, out.ContainerStatuses, initDone)
 
+	// Sidecars count as initialized once started, and their readiness
+	// counts for the pod's.
 	var notInit, notReady []string
-	for _, s := range out.InitContainerStatuses {
-		if s.State.Terminated == nil || s.State.Terminated.ExitCode != 0 {
+	for i, s := range out.InitContainerStatuses {
+		sidecar := isSidecar(&pod.Spec.InitContainers[i])
+		switch {
+		case sidecar && (s.Started == nil || !*s.Started):
 			notInit = append(notInit, s.Name)
+		case !sidecar && (s.State.Terminated == nil || s.State.Terminated.ExitCode != 0):
+			notInit = append(notInit, s.Name)
+		}
+		if sidecar && !s.Ready {
+			notReady = append(notReady, s.Name)
 		}
 	}
 	if initDone {
@@ -118,8 +128,10 @@ func conditions(prev []corev1.PodCondition, now time.Time, cs ...corev1.PodCondi
 	return cs
 }
 
-// containerStatus reports one container from its attempts, newest first.
-func containerStatus(st *podState, c corev1.Container, init bool, h history, pv probeView, waitReason string, now time.Time) corev1.ContainerStatus {
+// containerStatus reports one container from its attempts, newest first;
+// done marks a pod that restarts nothing any more.
+func containerStatus(st *podState, c corev1.Container, init bool, h history, pv probeView, waitReason string, done bool, now time.Time) corev1.ContainerStatus {
+	sidecar := init && isSidecar(&c)
 	rec := st.Containers[c.Name]
 	if rec == nil {
 		rec = &containerRecord{}
@@ -167,7 +179,7 @@ func containerStatus(st *podState, c corev1.Container, init bool, h history, pv 
 		if c.ReadinessProbe != nil {
 			s.Ready = started && pv.Ready[last.ID]
 		}
-		if init {
+		if init && !sidecar {
 			s.Ready = false
 		}
 		if len(h) > 1 {
@@ -175,7 +187,12 @@ func containerStatus(st *podState, c corev1.Container, init bool, h history, pv 
 		}
 	default:
 		policy := st.Pod.Spec.RestartPolicy
-		if init && policy == corev1.RestartPolicyAlways {
+		switch {
+		case sidecar && done:
+			policy = corev1.RestartPolicyNever
+		case sidecar:
+			policy = corev1.RestartPolicyAlways
+		case init && policy == corev1.RestartPolicyAlways:
 			policy = corev1.RestartPolicyOnFailure
 		}
 		at, streak := restartAfter(rec.Streak, last.StartedAt, last.FinishedAt)
@@ -190,7 +207,7 @@ func containerStatus(st *podState, c corev1.Container, init bool, h history, pv 
 				s.LastTerminationState.Terminated = terminated(&h[1])
 			}
 		}
-		if init && last.ExitCode == 0 {
+		if init && !sidecar && last.ExitCode == 0 {
 			s.Ready = true
 		}
 	}
@@ -218,8 +235,8 @@ func terminated(c *ContainerState) *corev1.ContainerStateTerminated {
 func podPhase(pod *corev1.Pod, inits, cs []corev1.ContainerStatus, initDone bool) corev1.PodPhase {
 	never := pod.Spec.RestartPolicy == corev1.RestartPolicyNever
 	if !initDone {
-		for _, s := range inits {
-			if never && s.State.Terminated != nil && s.State.Terminated.ExitCode != 0 {
+		for i, s := range inits {
+			if never && !isSidecar(&pod.Spec.InitContainers[i]) && s.State.Terminated != nil && s.State.Terminated.ExitCode != 0 {
 				return corev1.PodFailed
 			}
 		}

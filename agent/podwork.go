@@ -53,7 +53,7 @@ func (l *loop) work(ctx context.Context, uid string, st *podState, acts []action
 			}
 		case actRefresh:
 			facts := podFacts{PodIPs: st.Sandbox.PodIPs, HostIP: l.cfg.HostIP, Allocatable: l.cfg.Allocatable}
-			if _, err := l.vols.setup(st.Pod, facts, apiObjects{ctx: ctx, cs: l.cs}); err != nil {
+			if err := l.vols.refresh(st.Pod, facts, apiObjects{ctx: ctx, cs: l.cs}); err != nil {
 				log.Warn("refresh volumes", "err", err)
 			}
 		case actTeardown:

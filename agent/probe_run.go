@@ -55,7 +55,7 @@ func runHandler(ctx context.Context, rt Runtime, h corev1.ProbeHandler, c *corev
 		conn.Close()
 		return true, ""
 	case h.GRPC != nil:
-		return false, "grpc probes are not supported by this node"
+		return probeGRPC(ctx, h.GRPC, podIP, timeout)
 	}
 	return false, "probe has no handler"
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -181,14 +182,16 @@ func checkRelPath(p string) error {
 // writeAtomic makes dir hold exactly files, switching all of them at once
 // the way Kubernetes does: the files live in a fresh hidden directory,
 // "..data" is a symlink to it swapped by rename, and each top-level name
-// is a symlink through "..data". Unchanged content is left alone.
-func writeAtomic(dir string, files map[string]fileData) error {
+// is a symlink through "..data". Unchanged content is left alone. With
+// owner, everything is group-owned by its GID (read-only bits, setgid
+// directories) before the switch.
+func writeAtomic(dir string, files map[string]fileData, owner *fsOwner) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("volume dir %s: %w", dir, err)
 	}
 	dataLink := filepath.Join(dir, "..data")
 	old, _ := os.Readlink(dataLink)
-	if old != "" && sameFiles(filepath.Join(dir, old), files) {
+	if old != "" && sameFiles(filepath.Join(dir, old), files, owner) {
 		return nil
 	}
 	ts, err := os.MkdirTemp(dir, "..")
@@ -216,6 +219,12 @@ func writeAtomic(dir string, files map[string]fileData) error {
 	if err := os.Chmod(ts, 0o755); err != nil {
 		return fmt.Errorf("volume dir %s: %w", ts, err)
 	}
+	if owner != nil {
+		always := &fsOwner{GID: owner.GID}
+		if err := applyFSGroup(ts, always, true); err != nil {
+			return fmt.Errorf("volume dir %s: %w", dir, err)
+		}
+	}
 	tmp := filepath.Join(dir, "..data_tmp")
 	os.Remove(tmp)
 	if err := os.Symlink(filepath.Base(ts), tmp); err != nil {
@@ -241,6 +250,11 @@ func writeAtomic(dir string, files map[string]fileData) error {
 	if err != nil {
 		return fmt.Errorf("volume dir %s: %w", dir, err)
 	}
+	if owner != nil {
+		if err := ownTop(dir, entries, owner.GID); err != nil {
+			return fmt.Errorf("volume dir %s: %w", dir, err)
+		}
+	}
 	for _, e := range entries {
 		name := e.Name()
 		switch {
@@ -254,8 +268,28 @@ func writeAtomic(dir string, files map[string]fileData) error {
 	return nil
 }
 
-// sameFiles reports whether dir holds exactly files.
-func sameFiles(dir string, files map[string]fileData) bool {
+// ownTop gives a volume's root and its top-level links to gid.
+func ownTop(dir string, entries []os.DirEntry, gid int64) error {
+	root, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if err := ownEntry(dir, fs.FileInfoToDirEntry(root), gid, true); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Type()&fs.ModeSymlink != 0 {
+			if err := os.Lchown(filepath.Join(dir, e.Name()), -1, int(gid)); err != nil {
+				return fmt.Errorf("fsGroup %d: %w", gid, err)
+			}
+		}
+	}
+	return nil
+}
+
+// sameFiles reports whether dir holds exactly files (group-owned by
+// owner's GID when set).
+func sameFiles(dir string, files map[string]fileData, owner *fsOwner) bool {
 	n := 0
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -265,6 +299,9 @@ func sameFiles(dir string, files map[string]fileData) bool {
 		f, ok := files[filepath.ToSlash(rel)]
 		info, ierr := d.Info()
 		if !ok || ierr != nil || info.Mode().Perm() != f.Mode {
+			return os.ErrNotExist
+		}
+		if g, known := groupOf(info); owner != nil && (!known || g != owner.GID) {
 			return os.ErrNotExist
 		}
 		data, rerr := os.ReadFile(p)

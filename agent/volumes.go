@@ -30,20 +30,19 @@ func (v volumes) volumeDir(uid, plugin, name string) string {
 }
 
 // setup makes (or refreshes) every volume of the pod and returns each
-// volume's host path by name.
+// volume's host path by name. With a pod fsGroup, emptyDir and the
+// API-sourced volumes are group-owned by it (emptyDir walked again per
+// fsGroupChangePolicy at each setup); hostPath volumes are left alone.
 func (v volumes) setup(pod *corev1.Pod, facts podFacts, objs Objects) (map[string]string, error) {
 	uid := string(pod.UID)
+	owner := podFSOwner(pod)
 	out := map[string]string{}
 	for _, vol := range pod.Spec.Volumes {
-		files, rendered, err := renderVolume(vol, pod, facts, objs)
+		dir, rendered, err := v.render(pod, vol, owner, facts, objs)
 		if err != nil {
-			return nil, fmt.Errorf("volume %s: %w", vol.Name, err)
+			return nil, err
 		}
 		if rendered {
-			dir := v.volumeDir(uid, volumePlugin(vol), vol.Name)
-			if err := writeAtomic(dir, files); err != nil {
-				return nil, fmt.Errorf("volume %s: %w", vol.Name, err)
-			}
 			out[vol.Name] = dir
 			continue
 		}
@@ -51,6 +50,9 @@ func (v volumes) setup(pod *corev1.Pod, facts podFacts, objs Objects) (map[strin
 		case src.EmptyDir != nil:
 			dir := v.volumeDir(uid, "empty-dir", vol.Name)
 			if err := v.emptyDir(dir, src.EmptyDir); err != nil {
+				return nil, fmt.Errorf("volume %s: %w", vol.Name, err)
+			}
+			if err := applyFSGroup(dir, owner, false); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", vol.Name, err)
 			}
 			out[vol.Name] = dir
@@ -66,6 +68,35 @@ func (v volumes) setup(pod *corev1.Pod, facts podFacts, objs Objects) (map[strin
 	return out, nil
 }
 
+// refresh rewrites the pod's configMap, secret, downwardAPI and projected
+// volumes from their current sources.
+func (v volumes) refresh(pod *corev1.Pod, facts podFacts, objs Objects) error {
+	owner := podFSOwner(pod)
+	for _, vol := range pod.Spec.Volumes {
+		if _, _, err := v.render(pod, vol, owner, facts, objs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// render writes a configMap, secret, downwardAPI or projected volume and
+// returns its directory; other volume types report false.
+func (v volumes) render(pod *corev1.Pod, vol corev1.Volume, owner *fsOwner, facts podFacts, objs Objects) (string, bool, error) {
+	files, rendered, err := renderVolume(vol, pod, facts, objs)
+	if err != nil {
+		return "", rendered, fmt.Errorf("volume %s: %w", vol.Name, err)
+	}
+	if !rendered {
+		return "", false, nil
+	}
+	dir := v.volumeDir(string(pod.UID), volumePlugin(vol), vol.Name)
+	if err := writeAtomic(dir, ownedFiles(files, owner), owner); err != nil {
+		return "", true, fmt.Errorf("volume %s: %w", vol.Name, err)
+	}
+	return dir, true, nil
+}
+
 func volumePlugin(v corev1.Volume) string {
 	switch {
 	case v.ConfigMap != nil:
@@ -79,11 +110,13 @@ func volumePlugin(v corev1.Volume) string {
 }
 
 func (v volumes) emptyDir(dir string, src *corev1.EmptyDirVolumeSource) error {
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return err
-	}
-	if err := os.Chmod(dir, 0o777); err != nil {
-		return err
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return err
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return err
+		}
 	}
 	if src.Medium != corev1.StorageMediumMemory {
 		return nil

@@ -34,3 +34,11 @@ func unmountDir(dir string) error {
 	}
 	return nil
 }
+
+// groupOf is the file's owning group.
+func groupOf(fi fs.FileInfo) (int64, bool) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int64(st.Gid), true
+	}
+	return 0, false
+}

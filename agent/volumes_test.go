@@ -42,7 +42,7 @@ func TestWriteAtomic_swapsDataLink(t *testing.T) {
 	}
 	var prevTarget string
 	for i, files := range steps {
-		if err := writeAtomic(dir, files); err != nil {
+		if err := writeAtomic(dir, files, nil); err != nil {
 			t.Fatal(err)
 		}
 		want := map[string]string{}

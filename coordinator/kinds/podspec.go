@@ -79,6 +79,7 @@ func ValidatePodSpec(spec *corev1.PodSpec, fld *field.Path) field.ErrorList {
 		errs = append(errs, field.NotSupported(fld.Child("restartPolicy"), spec.RestartPolicy, sets.List(restartPolicies)))
 	}
 	errs = append(errs, validateDNS(spec, fld)...)
+	errs = append(errs, validatePodSecurityContext(spec.SecurityContext, fld.Child("securityContext"))...)
 
 	if spec.ActiveDeadlineSeconds != nil && *spec.ActiveDeadlineSeconds <= 0 {
 		errs = append(errs, field.Invalid(fld.Child("activeDeadlineSeconds"), *spec.ActiveDeadlineSeconds, "must be greater than 0"))

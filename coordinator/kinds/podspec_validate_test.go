@@ -120,6 +120,29 @@ func TestValidatePod_rules(t *testing.T) {
 				TerminationMessagePolicy: "File", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
 				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}}}
 		}, nil},
+		{"restartPolicy on a container", func(p *corev1.Pod) {
+			p.Spec.Containers[0].RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+		}, []string{"spec.containers[0].restartPolicy: Forbidden"}},
+		{"init container restartPolicy other than Always", func(p *corev1.Pod) {
+			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "busybox", ImagePullPolicy: "Always",
+				TerminationMessagePolicy: "File", RestartPolicy: ptr.To(corev1.ContainerRestartPolicy("Never"))}}
+		}, []string{"spec.initContainers[0].restartPolicy: Unsupported value"}},
+		{"sidecar with lifecycle hooks", func(p *corev1.Pod) {
+			p.Spec.InitContainers = []corev1.Container{{Name: "side", Image: "busybox", ImagePullPolicy: "Always",
+				TerminationMessagePolicy: "File", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
+				Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}}}
+		}, nil},
+		{"fsGroup and supplementalGroups", func(p *corev1.Pod) {
+			p.Spec.SecurityContext.FSGroup = ptr.To[int64](2000)
+			p.Spec.SecurityContext.SupplementalGroups = []int64{3000}
+			p.Spec.SecurityContext.FSGroupChangePolicy = ptr.To(corev1.FSGroupChangeOnRootMismatch)
+		}, nil},
+		{"bad fsGroup, supplementalGroups and fsGroupChangePolicy", func(p *corev1.Pod) {
+			p.Spec.SecurityContext.FSGroup = ptr.To[int64](-1)
+			p.Spec.SecurityContext.SupplementalGroups = []int64{1 << 40}
+			p.Spec.SecurityContext.FSGroupChangePolicy = ptr.To(corev1.PodFSGroupChangePolicy("Sometimes"))
+		}, []string{"spec.securityContext.fsGroup: Invalid value", "spec.securityContext.supplementalGroups[0]: Invalid value",
+			"spec.securityContext.fsGroupChangePolicy: Unsupported value"}},
 		{"env without name", func(p *corev1.Pod) { p.Spec.Containers[0].Env = []corev1.EnvVar{{Value: "x"}} }, []string{"spec.containers[0].env[0].name: Required value"}},
 		{"env value and valueFrom", func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: "x", ValueFrom: &corev1.EnvVarSource{
