@@ -94,6 +94,7 @@ It reaches the API, in this order of preference, through:
 		newKubeconfigCmd(getter, streams),
 		newDialStdioCmd(flags, lookupEnv, streams),
 		newVersionCmd(getter, streams),
+		newTokenCmd(getter, streams),
 	)
 	return root
 }

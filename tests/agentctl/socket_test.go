@@ -2,7 +2,10 @@ package agentctl
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
+
+	"github.com/keel-edge/keel/coordinator/keelapi"
 )
 
 const configMapX = `apiVersion: v1
@@ -160,6 +165,37 @@ func TestAgentctl_overSocket(t *testing.T) {
 		}
 		if _, err := cs.CoreV1().Namespaces().Get(context.Background(), "kube-system", metav1.GetOptions{}); err != nil {
 			t.Fatalf("client-go with the printed kubeconfig (server %s; the agent serves %s): %v", cfg.Host, agent.Server, err)
+		}
+	})
+
+	t.Run("token create, ls, rm", func(t *testing.T) {
+		tok, err := keelapi.ParseJoinToken(ctlRun(t, "token", "create", "--ttl", "1h", "--coordinator", "--description", "rack 2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(agent.DataDir, "pki", "ca.crt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(raw)
+		if sum := sha256.Sum256(block.Bytes); hex.EncodeToString(sum[:]) != tok.CAHash {
+			t.Errorf("token pins %s, not the cluster CA", tok.CAHash)
+		}
+		ls := ctlRun(t, "token", "ls")
+		if !strings.Contains(ls, tok.ID+"   59m") || !strings.Contains(ls, "join,coordinator   rack 2") || strings.Contains(ls, tok.Secret) {
+			t.Errorf("token ls:\n%s", ls)
+		}
+		if out := ctlRun(t, "token", "rm", tok.ID); !strings.Contains(out, "token "+tok.ID+" revoked") {
+			t.Errorf("token rm: %s", out)
+		}
+		if ls := ctlRun(t, "token", "ls"); strings.Contains(ls, tok.ID) {
+			t.Errorf("revoked token still listed:\n%s", ls)
+		}
+		if r := run(t, "", ctl, append(slices.Clone(sock), "token", "rm", tok.ID)...); r.err == nil || !strings.Contains(r.stderr, "not found") {
+			t.Errorf("second rm: %v %s", r.err, r.stderr)
+		}
+		if r := run(t, "", ctl, append(slices.Clone(sock), "token", "create", "--ttl", "-1h")...); r.err == nil || !strings.Contains(r.stderr, "must not be negative") {
+			t.Errorf("negative ttl: %v %s", r.err, r.stderr)
 		}
 	})
 
