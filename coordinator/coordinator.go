@@ -52,6 +52,10 @@ type Config struct {
 	Socket string
 	// ServiceCIDR is the range cluster IPs are allocated from.
 	ServiceCIDR string
+	// ClusterCIDR is the pod network; each node gets a /NodeCIDRBits
+	// range of it.
+	ClusterCIDR  string
+	NodeCIDRBits int
 	// NodePortRange is the range node ports are allocated from, "MIN-MAX".
 	NodePortRange string
 	// GossipMembers lists gossip addresses a joining node can join; nil
@@ -74,6 +78,8 @@ func DefaultConfig(dataDir string) Config {
 		APIAddr:       "0.0.0.0:6443",
 		Socket:        "/run/keel/agent.sock",
 		ServiceCIDR:   "10.96.0.0/12",
+		ClusterCIDR:   "10.244.0.0/16",
+		NodeCIDRBits:  24,
 		NodePortRange: fmt.Sprintf("%d-%d", defaultNodePortMin, defaultNodePortMax),
 		Controllers:   true,
 		Log:           slog.Default(),
@@ -98,6 +104,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("service CIDR %q: %w", c.ServiceCIDR, err)
 	}
 	if _, err := parsePortRange(c.NodePortRange); err != nil {
+		return err
+	}
+	if _, err := newPodCIDRAlloc(nil, c.ClusterCIDR, c.NodeCIDRBits); err != nil {
 		return err
 	}
 	if c.AdvertiseIP != "" {
@@ -211,6 +220,10 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	portRange, _ := parsePortRange(cfg.NodePortRange)
 	cidr, _ := netip.ParsePrefix(cfg.ServiceCIDR)
 
+	podCIDRs, err := newPodCIDRAlloc(st, cfg.ClusterCIDR, cfg.NodeCIDRBits)
+	if err != nil {
+		return err
+	}
 	local, err := kubernetes.NewForConfig(LocalConfig(cfg.Socket))
 	if err != nil {
 		return err
@@ -245,7 +258,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		}},
 		NodeConnection: nodes.connect,
 		Log:            log,
-	}, nodeRestriction{}, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange})
+	}, nodeRestriction{}, podCIDRs, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange})
 	if err != nil {
 		return err
 	}

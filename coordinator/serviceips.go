@@ -286,13 +286,19 @@ func (a *serviceAlloc) wantNodePorts(svc *corev1.Service) (map[string]bool, erro
 
 // diff turns the allocations held before and wanted after into store ops.
 func (a *serviceAlloc) diff(bucket string, had, want map[string]bool, owner string) ([]store.Op, error) {
+	return allocationOps(a.store, bucket, had, want, owner), nil
+}
+
+// allocationOps turns the allocations (keys of bucket) an owner held
+// before and wants after a write into the store operations of that write.
+func allocationOps(st allocStore, bucket string, had, want map[string]bool, owner string) []store.Op {
 	var ops []store.Op
 	for key := range want {
 		if had[key] {
 			continue
 		}
 		value := []byte(owner)
-		if kv, err := a.store.Get(bucket, key); err == nil && string(kv.Value) == owner {
+		if kv, err := st.Get(bucket, key); err == nil && string(kv.Value) == owner {
 			continue
 		}
 		// Held by another service only after a race with it: the create
@@ -304,12 +310,12 @@ func (a *serviceAlloc) diff(bucket string, had, want map[string]bool, owner stri
 		if want[key] {
 			continue
 		}
-		if _, err := a.store.Get(bucket, key); err != nil {
+		if _, err := st.Get(bucket, key); err != nil {
 			continue
 		}
 		ops = append(ops, store.Op{Kind: store.Delete, Bucket: bucket, Key: key})
 	}
-	return ops, nil
+	return ops
 }
 
 func invalid(svc *corev1.Service, errs ...*field.Error) error {
