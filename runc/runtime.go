@@ -84,9 +84,6 @@ func (r *Runtime) StartContainer(ctx context.Context, cs ContainerSpec) (Contain
 	if !cs.Security.Privileged && !cs.Security.SeccompUnconfined && !seccomp.Enabled {
 		return ContainerState{}, errors.New("start container: the default seccomp profile is requested but this binary was built without the seccomp tag (libseccomp); set seccompProfile Unconfined or rebuild")
 	}
-	if cs.Stdin {
-		return ContainerState{}, errors.New("start container: stdin (attach) is not supported")
-	}
 	var idb [12]byte
 	_, _ = rand.Read(idb[:])
 	id := hex.EncodeToString(idb[:])
@@ -107,6 +104,7 @@ func (r *Runtime) StartContainer(ctx context.Context, cs ContainerSpec) (Contain
 		ID: id, Root: r.lcRoot(), Spec: spec,
 		LogPath: cs.LogPath, LogMaxBytes: r.cfg.LogMaxBytes, LogMaxFiles: r.cfg.LogMaxFiles,
 		ExitFile: filepath.Join(dir, "exit.json"),
+		Stdin:    cs.Stdin, StdinOnce: cs.Stdin && cs.StdinOnce,
 	}
 	if cs.LogPath == "" {
 		sc.LogPath = filepath.Join(dir, "container.log")
