@@ -29,6 +29,11 @@ var ErrStartFailed = errors.New("container start failed")
 type Runtime struct {
 	cfg Config
 	mu  sync.Mutex // serialises sandbox creation and removal
+
+	startMu sync.Mutex
+	// starting are the containers whose shim has not reported yet: they
+	// are neither running nor exited, so Containers leaves them out.
+	starting map[string]bool
 }
 
 // record is a container as the runtime recorded it (meta.json).
@@ -53,7 +58,7 @@ func New(cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("state dir: %w", err)
 		}
 	}
-	return &Runtime{cfg: cfg}, nil
+	return &Runtime{cfg: cfg, starting: map[string]bool{}}, nil
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
@@ -87,6 +92,8 @@ func (r *Runtime) StartContainer(ctx context.Context, cs ContainerSpec) (Contain
 	var idb [12]byte
 	_, _ = rand.Read(idb[:])
 	id := hex.EncodeToString(idb[:])
+	r.setStarting(id, true)
+	defer r.setStarting(id, false)
 	cgPath := "/" + filepath.Join(r.cfg.CgroupParent, id)
 	spec, err := buildSpec(id, cs, sb.NS, cgPath)
 	if err != nil {
@@ -131,6 +138,22 @@ func (r *Runtime) StartContainer(ctx context.Context, cs ContainerSpec) (Contain
 		return ContainerState{}, err
 	}
 	return stateOf(rec, nil, true), nil
+}
+
+func (r *Runtime) setStarting(id string, on bool) {
+	r.startMu.Lock()
+	defer r.startMu.Unlock()
+	if on {
+		r.starting[id] = true
+	} else {
+		delete(r.starting, id)
+	}
+}
+
+func (r *Runtime) isStarting(id string) bool {
+	r.startMu.Lock()
+	defer r.startMu.Unlock()
+	return r.starting[id]
 }
 
 // runShim starts the container's shim in its own session and reads its
@@ -278,7 +301,8 @@ func splitNUL(b []byte) []string {
 }
 
 // Containers lists every container recorded in the state directory,
-// running or exited, oldest first.
+// running or exited, oldest first; one this Runtime is still starting is
+// left out until StartContainer returns it.
 func (r *Runtime) Containers(ctx context.Context) ([]ContainerState, error) {
 	ents, err := os.ReadDir(filepath.Join(r.cfg.StateDir, "containers"))
 	if err != nil {
@@ -286,6 +310,9 @@ func (r *Runtime) Containers(ctx context.Context) ([]ContainerState, error) {
 	}
 	var out []ContainerState
 	for _, e := range ents {
+		if r.isStarting(e.Name()) {
+			continue
+		}
 		st, err := r.state(e.Name())
 		if errors.Is(err, os.ErrNotExist) {
 			continue // being created or removed
