@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -51,7 +52,7 @@ type attachHub struct {
 type attacher struct {
 	conn    net.Conn
 	out     chan attachChunk
-	dropped bool // set (under the hub's mu) before out is closed
+	dropped atomic.Bool // set before out is closed
 }
 
 type attachChunk struct {
@@ -151,6 +152,9 @@ func (h *attachHub) write(a *attacher) {
 	defer h.writers.Done()
 	defer a.conn.Close()
 	for ch := range a.out {
+		if a.dropped.Load() {
+			break // what is queued is no longer whole output
+		}
 		if err := writeFrame(a.conn, ch.typ, ch.data); err != nil {
 			h.remove(a, false)
 			for range a.out {
@@ -158,10 +162,7 @@ func (h *attachHub) write(a *attacher) {
 			return
 		}
 	}
-	h.mu.Lock()
-	dropped := a.dropped
-	h.mu.Unlock()
-	if dropped {
+	if a.dropped.Load() {
 		_ = a.conn.SetWriteDeadline(time.Now().Add(time.Second))
 		_ = writeFrame(a.conn, frameDropped, []byte("attacher fell behind the container's output"))
 	}
@@ -243,7 +244,7 @@ func (h *attachHub) removeLocked(a *attacher, dropped bool) {
 		return
 	}
 	delete(h.conns, a)
-	a.dropped = dropped
+	a.dropped.Store(dropped)
 	close(a.out)
 }
 

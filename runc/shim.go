@@ -95,7 +95,11 @@ func shimMain(cfgPath string) int {
 		send(shimReport{Error: err.Error()})
 		return 1
 	}
-	hub := newAttachHub(ln, cio.stdin, cio.console, sc.Spec.Process.Terminal, sc.StdinOnce)
+	var stdin io.WriteCloser
+	if cio.stdin != nil {
+		stdin = cio.stdin
+	}
+	hub := newAttachHub(ln, stdin, cio.console, sc.Spec.Process.Terminal, sc.StdinOnce)
 	go hub.serve()
 	pid, _ := proc.Pid()
 	send(shimReport{Pid: pid, StartedAt: time.Now()})
@@ -118,7 +122,6 @@ func shimMain(cfgPath string) int {
 	}
 	ps, werr := proc.Wait()
 	wg.Wait()
-	hub.close()
 	rec := exitRecord{FinishedAt: time.Now()}
 	if ps != nil {
 		rec.ExitCode = exitCode(ps)
@@ -139,6 +142,9 @@ func shimMain(cfgPath string) int {
 	if err := ct.Destroy(); err != nil {
 		fmt.Fprintln(os.Stderr, "destroy:", err)
 	}
+	// Attachers get the last output and then the end of it, once the
+	// exit is on record.
+	hub.close()
 	return 0
 }
 
