@@ -164,7 +164,11 @@ func (v *NodeView) AttachContainer(ctx context.Context, name string, uid types.U
 	if err != nil {
 		return err
 	}
-	return v.p.rt.Attach(ctx, id, streamsOf(in, out, errw), tty, termSizes(ctx, resize))
+	err = v.p.rt.Attach(ctx, id, streamsOf(in, out, errw), tty, termSizes(ctx, resize))
+	if err != nil && ctx.Err() != nil {
+		return nil // the attacher went away: nobody is left to tell
+	}
+	return err
 }
 
 // PortForward copies stream to and from a port of the pod, dialled at the
