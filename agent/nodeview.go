@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -101,28 +100,7 @@ func (v *NodeView) ExecInContainer(ctx context.Context, name string, uid types.U
 	if err != nil {
 		return err
 	}
-	streams := Streams{Stdin: in}
-	if out != nil {
-		streams.Stdout = out
-	}
-	if errw != nil {
-		streams.Stderr = errw
-	}
-	var sizes chan TermSize
-	if resize != nil {
-		sizes = make(chan TermSize, 1)
-		go func() {
-			defer close(sizes)
-			for s := range resize {
-				select {
-				case sizes <- TermSize{Width: s.Width, Height: s.Height}:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	code, err := v.p.rt.Exec(ctx, id, cmd, streams, tty, sizes)
+	code, err := v.p.rt.Exec(ctx, id, cmd, streamsOf(in, out, errw), tty, termSizes(ctx, resize))
 	if err != nil {
 		return err
 	}
@@ -130,6 +108,38 @@ func (v *NodeView) ExecInContainer(ctx context.Context, name string, uid types.U
 		return utilexec.CodeExitError{Err: fmt.Errorf("command terminated with non-zero exit code: exit status %d", code), Code: code}
 	}
 	return nil
+}
+
+// streamsOf are the runtime's streams for a node API request's.
+func streamsOf(in io.Reader, out, errw io.WriteCloser) Streams {
+	streams := Streams{Stdin: in}
+	if out != nil {
+		streams.Stdout = out
+	}
+	if errw != nil {
+		streams.Stderr = errw
+	}
+	return streams
+}
+
+// termSizes relays terminal sizes until resize closes or ctx ends; nil
+// for nil.
+func termSizes(ctx context.Context, resize <-chan remotecommand.TerminalSize) chan TermSize {
+	if resize == nil {
+		return nil
+	}
+	sizes := make(chan TermSize, 1)
+	go func() {
+		defer close(sizes)
+		for s := range resize {
+			select {
+			case sizes <- TermSize{Width: s.Width, Height: s.Height}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return sizes
 }
 
 // running is the ID of a container's running instance.
@@ -146,9 +156,19 @@ func (v *NodeView) running(uid types.UID, container string) (string, error) {
 	return "", fmt.Errorf("container %q is not running", container)
 }
 
-// AttachContainer is not offered: containers' output goes to their logs.
+// AttachContainer connects to the running instance of a container, as
+// kubectl attach does: its output from now on and, when the container has
+// stdin, input to it.
 func (v *NodeView) AttachContainer(ctx context.Context, name string, uid types.UID, container string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
-	return errors.New("attach is not supported: use kubectl logs -f, or kubectl exec")
+	id, err := v.running(uid, container)
+	if err != nil {
+		return err
+	}
+	err = v.p.rt.Attach(ctx, id, streamsOf(in, out, errw), tty, termSizes(ctx, resize))
+	if err != nil && ctx.Err() != nil {
+		return nil // the attacher went away: nobody is left to tell
+	}
+	return err
 }
 
 // PortForward copies stream to and from a port of the pod, dialled at the

@@ -7,10 +7,15 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	utilexec "k8s.io/utils/exec"
+
+	"github.com/keel-edge/keel/agent"
+	"github.com/keel-edge/keel/agent/agenttest"
 )
 
 type nopCloser struct{ io.Writer }
@@ -92,5 +97,50 @@ func TestNodeView_portForwardDialsThePod(t *testing.T) {
 	}
 	if out.String() != "hello" {
 		t.Fatalf("forwarded %q", out.String())
+	}
+}
+
+func TestNodeView_attachCarriesStdinSpecAndStreams(t *testing.T) {
+	cs := startCoordinator(t)
+	n := newTestNode(t)
+	n.run(t, cs)
+	create(t, cs, busybox("sh", func(p *corev1.Pod) {
+		c := &p.Spec.Containers[0]
+		c.Stdin, c.StdinOnce, c.TTY = true, true, true
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "quiet", Image: "busybox:1", Command: []string{"sleep", "3600"}})
+	}))
+	p := waitPod(t, cs, "sh", "running and ready", running)
+	specs := map[string]agent.ContainerSpec{}
+	states, _ := n.rt.Containers(context.Background())
+	ids := map[string]string{}
+	for _, st := range states {
+		spec, _ := n.rt.Spec(st.ID)
+		specs[st.Name], ids[st.Name] = spec, st.ID
+	}
+	if s := specs["a"]; !s.Stdin || !s.StdinOnce || !s.TTY {
+		t.Fatalf("container a started with stdin %v, stdinOnce %v, tty %v; want all true", s.Stdin, s.StdinOnce, s.TTY)
+	}
+	if s := specs["quiet"]; s.Stdin || s.StdinOnce || s.TTY {
+		t.Fatalf("container quiet started with stdin %v, stdinOnce %v, tty %v; want none", s.Stdin, s.StdinOnce, s.TTY)
+	}
+
+	v := n.pods.View()
+	n.rt.SetAttachOutput("/ # ")
+	var out bytes.Buffer
+	if err := v.AttachContainer(context.Background(), "sh", p.UID, "a", strings.NewReader("echo hi\n"), nopCloser{&out}, nil, true, nil); err != nil {
+		t.Fatalf("attach: %v", err)
+	}
+	if err := v.AttachContainer(context.Background(), "sh", p.UID, "quiet", strings.NewReader("ignored\n"), nopCloser{&out}, nil, false, nil); err != nil {
+		t.Fatalf("attach without stdin: %v", err)
+	}
+	want := []agenttest.AttachCall{{ID: ids["a"], TTY: true, Stdin: "echo hi\n"}, {ID: ids["quiet"]}}
+	if got := n.rt.Attaches(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("attaches = %+v, want %+v", got, want)
+	}
+	if out.String() != "/ # / # " {
+		t.Fatalf("attach output %q", out.String())
+	}
+	if err := v.AttachContainer(context.Background(), "sh", p.UID, "zzz", nil, nopCloser{&out}, nil, false, nil); err == nil {
+		t.Fatal("attach to a container that does not run")
 	}
 }

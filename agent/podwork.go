@@ -230,7 +230,7 @@ func (l *loop) containerSpec(pod *corev1.Pod, c *corev1.Container, img Image, st
 		Args: args, Env: env, WorkingDir: containerWorkingDir(c, img),
 		User: id.User, Group: id.Group, AdditionalGroups: id.Groups,
 		Mounts: mounts, Resources: containerResources(c, l.cfg.PidsLimit), Security: containerSecurity(pod, c),
-		TTY: c.TTY, Stdin: c.Stdin,
+		TTY: c.TTY, Stdin: c.Stdin, StdinOnce: c.StdinOnce,
 		LogPath: podLogPath(l.cfg.LogDir, pod, c.Name, a.Attempt),
 	}, nil
 }

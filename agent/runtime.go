@@ -34,6 +34,11 @@ type Runtime interface {
 	// streams; with tty, resize carries terminal sizes. It returns the
 	// process's exit code.
 	Exec(ctx context.Context, id string, cmd []string, streams Streams, tty bool, resize <-chan TermSize) (int, error)
+	// Attach connects streams to a running container: its output from
+	// now on, and its stdin when the container keeps one open; with tty,
+	// resize carries terminal sizes. It returns when the output ends or
+	// the attacher's stdin ends (as Kubernetes detaches).
+	Attach(ctx context.Context, id string, streams Streams, tty bool, resize <-chan TermSize) error
 }
 
 // The value types are runtimeapi's, shared with the adapters.

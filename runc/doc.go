@@ -28,10 +28,14 @@
 // that runs in its own session, owns the container's stdout and stderr
 // pipes, writes them to the CRI log file with size rotation, waits for the
 // init process and records its exit (code, OOM kill) in the state
-// directory. The agent can therefore exit, crash or be upgraded while
-// containers keep running and logging; a new Runtime on the same StateDir
-// lists them, signals them through libcontainer's state and reads their
-// exit later.
+// directory. It also serves the container's attach socket (attach.sock,
+// root only): output fanned out to every attacher, input from any of them
+// to the container's stdin (a pipe it holds open, or the terminal's
+// master side), terminal resizes; see attachframe.go for the protocol.
+// The agent can therefore exit, crash or be upgraded while containers
+// keep running, logging and attachable; a new Runtime on the same
+// StateDir lists them, signals them through libcontainer's state and
+// reads their exit later.
 //
 // # Security defaults
 //

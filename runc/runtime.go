@@ -29,6 +29,11 @@ var ErrStartFailed = errors.New("container start failed")
 type Runtime struct {
 	cfg Config
 	mu  sync.Mutex // serialises sandbox creation and removal
+
+	startMu sync.Mutex
+	// starting are the containers whose shim has not reported yet: they
+	// are neither running nor exited, so Containers leaves them out.
+	starting map[string]bool
 }
 
 // record is a container as the runtime recorded it (meta.json).
@@ -53,7 +58,7 @@ func New(cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("state dir: %w", err)
 		}
 	}
-	return &Runtime{cfg: cfg}, nil
+	return &Runtime{cfg: cfg, starting: map[string]bool{}}, nil
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
@@ -84,12 +89,11 @@ func (r *Runtime) StartContainer(ctx context.Context, cs ContainerSpec) (Contain
 	if !cs.Security.Privileged && !cs.Security.SeccompUnconfined && !seccomp.Enabled {
 		return ContainerState{}, errors.New("start container: the default seccomp profile is requested but this binary was built without the seccomp tag (libseccomp); set seccompProfile Unconfined or rebuild")
 	}
-	if cs.Stdin {
-		return ContainerState{}, errors.New("start container: stdin (attach) is not supported")
-	}
 	var idb [12]byte
 	_, _ = rand.Read(idb[:])
 	id := hex.EncodeToString(idb[:])
+	r.setStarting(id, true)
+	defer r.setStarting(id, false)
 	cgPath := "/" + filepath.Join(r.cfg.CgroupParent, id)
 	spec, err := buildSpec(id, cs, sb.NS, cgPath)
 	if err != nil {
@@ -107,6 +111,7 @@ func (r *Runtime) StartContainer(ctx context.Context, cs ContainerSpec) (Contain
 		ID: id, Root: r.lcRoot(), Spec: spec,
 		LogPath: cs.LogPath, LogMaxBytes: r.cfg.LogMaxBytes, LogMaxFiles: r.cfg.LogMaxFiles,
 		ExitFile: filepath.Join(dir, "exit.json"),
+		Stdin:    cs.Stdin, StdinOnce: cs.Stdin && cs.StdinOnce,
 	}
 	if cs.LogPath == "" {
 		sc.LogPath = filepath.Join(dir, "container.log")
@@ -133,6 +138,22 @@ func (r *Runtime) StartContainer(ctx context.Context, cs ContainerSpec) (Contain
 		return ContainerState{}, err
 	}
 	return stateOf(rec, nil, true), nil
+}
+
+func (r *Runtime) setStarting(id string, on bool) {
+	r.startMu.Lock()
+	defer r.startMu.Unlock()
+	if on {
+		r.starting[id] = true
+	} else {
+		delete(r.starting, id)
+	}
+}
+
+func (r *Runtime) isStarting(id string) bool {
+	r.startMu.Lock()
+	defer r.startMu.Unlock()
+	return r.starting[id]
 }
 
 // runShim starts the container's shim in its own session and reads its
@@ -280,7 +301,8 @@ func splitNUL(b []byte) []string {
 }
 
 // Containers lists every container recorded in the state directory,
-// running or exited, oldest first.
+// running or exited, oldest first; one this Runtime is still starting is
+// left out until StartContainer returns it.
 func (r *Runtime) Containers(ctx context.Context) ([]ContainerState, error) {
 	ents, err := os.ReadDir(filepath.Join(r.cfg.StateDir, "containers"))
 	if err != nil {
@@ -288,6 +310,9 @@ func (r *Runtime) Containers(ctx context.Context) ([]ContainerState, error) {
 	}
 	var out []ContainerState
 	for _, e := range ents {
+		if r.isStarting(e.Name()) {
+			continue
+		}
 		st, err := r.state(e.Name())
 		if errors.Is(err, os.ErrNotExist) {
 			continue // being created or removed

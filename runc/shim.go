@@ -31,6 +31,11 @@ type shimConfig struct {
 	LogMaxBytes int64       `json:"logMaxBytes"`
 	LogMaxFiles int         `json:"logMaxFiles"`
 	ExitFile    string      `json:"exitFile"`
+	// Stdin keeps the container's stdin open for attachers (the terminal
+	// carries it with Spec.Process.Terminal); StdinOnce closes it after
+	// the first attacher's input ends.
+	Stdin     bool `json:"stdin,omitempty"`
+	StdinOnce bool `json:"stdinOnce,omitempty"`
 }
 
 // shimReport is the one message a shim sends back on fd 3.
@@ -50,7 +55,8 @@ type exitRecord struct {
 }
 
 // shimMain is a shim's whole life: create and start the container, tell
-// the agent, copy output to the log, wait, record the exit, clean up.
+// the agent, copy output to the log and to attachers, wait, record the
+// exit, clean up.
 func shimMain(cfgPath string) int {
 	// Nothing the agent leaked may reach libcontainer's init: mark every
 	// inherited fd but the report pipe (3) close-on-exec. (Closing them
@@ -78,22 +84,38 @@ func shimMain(cfgPath string) int {
 		send(shimReport{Error: fmt.Sprintf("chdir: %v", err)})
 		return 1
 	}
-	ct, proc, outs, err := startContainer(sc)
+	ln, err := listenAttach()
 	if err != nil {
 		send(shimReport{Error: err.Error()})
 		return 1
 	}
+	ct, proc, cio, err := startContainer(sc)
+	if err != nil {
+		ln.Close()
+		send(shimReport{Error: err.Error()})
+		return 1
+	}
+	var stdin io.WriteCloser
+	if cio.stdin != nil {
+		stdin = cio.stdin
+	}
+	hub := newAttachHub(ln, stdin, cio.console, sc.Spec.Process.Terminal, sc.StdinOnce)
+	go hub.serve()
 	pid, _ := proc.Pid()
 	send(shimReport{Pid: pid, StartedAt: time.Now()})
 
 	logf, err := openLogFile(sc.LogPath, sc.LogMaxBytes, sc.LogMaxFiles, time.Now)
 	var wg sync.WaitGroup
-	for _, o := range outs {
+	for _, o := range cio.outs {
 		wg.Go(func() {
+			r := teeOutput{r: o.r, hub: hub, typ: frameStdout}
+			if o.stream == "stderr" {
+				r.typ = frameStderr
+			}
 			// Without a log the output is still drained, so the
 			// container never blocks on a full pipe.
-			if err != nil || logf.copyLines(o.stream, o.r) != nil {
-				_, _ = io.Copy(io.Discard, o.r)
+			if err != nil || logf.copyLines(o.stream, r) != nil {
+				_, _ = io.Copy(io.Discard, r)
 			}
 			o.r.Close()
 		})
@@ -120,6 +142,9 @@ func shimMain(cfgPath string) int {
 	if err := ct.Destroy(); err != nil {
 		fmt.Fprintln(os.Stderr, "destroy:", err)
 	}
+	// Attachers get the last output and then the end of it, once the
+	// exit is on record.
+	hub.close()
 	return 0
 }
 
@@ -129,16 +154,27 @@ type output struct {
 	r      *os.File
 }
 
+// containerIO is the shim's side of a container's standard streams.
+type containerIO struct {
+	outs []output
+	// stdin is the container's stdin (the terminal with a tty); nil when
+	// it reads /dev/null.
+	stdin *os.File
+	// console is the terminal's master side; nil without a tty.
+	console *os.File
+}
+
 // startContainer creates and runs the container's init process; on error
 // nothing is left behind.
-func startContainer(sc shimConfig) (_ *libcontainer.Container, _ *libcontainer.Process, _ []output, retErr error) {
+func startContainer(sc shimConfig) (_ *libcontainer.Container, _ *libcontainer.Process, _ containerIO, retErr error) {
+	var none containerIO
 	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: sc.ID, Spec: sc.Spec})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("container config: %w", err)
+		return nil, nil, none, fmt.Errorf("container config: %w", err)
 	}
 	ct, err := libcontainer.Create(sc.Root, sc.ID, cfg)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("create container: %w", err)
+		return nil, nil, none, fmt.Errorf("create container: %w", err)
 	}
 	defer func() {
 		if retErr != nil {
@@ -147,7 +183,6 @@ func startContainer(sc shimConfig) (_ *libcontainer.Container, _ *libcontainer.P
 	}()
 	p := processFromSpec(sc.Spec.Process)
 	p.Init = true
-	var outs []output
 	var childEnds []*os.File
 	defer func() {
 		for _, f := range childEnds {
@@ -157,13 +192,13 @@ func startContainer(sc shimConfig) (_ *libcontainer.Container, _ *libcontainer.P
 	if sc.Spec.Process.Terminal {
 		parent, child, err := utils.NewSockPair("console")
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, none, err
 		}
 		defer parent.Close()
 		childEnds = append(childEnds, child)
 		p.ConsoleSocket = child
 		if err := ct.Run(p); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, none, err
 		}
 		child.Close()
 		childEnds = nil
@@ -171,20 +206,40 @@ func startContainer(sc shimConfig) (_ *libcontainer.Container, _ *libcontainer.P
 		if err != nil {
 			_ = p.Signal(unix.SIGKILL)
 			_, _ = p.Wait()
-			return nil, nil, nil, fmt.Errorf("receive console: %w", err)
+			return nil, nil, none, fmt.Errorf("receive console: %w", err)
 		}
-		return ct, p, []output{{stream: "stdout", r: master}}, nil
+		cio := containerIO{outs: []output{{stream: "stdout", r: master}}, console: master}
+		if sc.Stdin {
+			cio.stdin = master
+		}
+		return ct, p, cio, nil
 	}
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		return nil, nil, nil, err
+	var stdinW *os.File
+	if sc.Stdin {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, nil, none, err
+		}
+		childEnds = append(childEnds, r)
+		p.Stdin, stdinW = r, w
+		defer func() {
+			if retErr != nil {
+				w.Close()
+			}
+		}()
+	} else {
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, nil, none, err
+		}
+		childEnds = append(childEnds, null)
+		p.Stdin = null
 	}
-	childEnds = append(childEnds, null)
-	p.Stdin = null
+	var outs []output
 	for _, name := range []string{"stdout", "stderr"} {
 		r, w, err := os.Pipe()
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, none, err
 		}
 		childEnds = append(childEnds, w)
 		outs = append(outs, output{stream: name, r: r})
@@ -198,9 +253,9 @@ func startContainer(sc shimConfig) (_ *libcontainer.Container, _ *libcontainer.P
 		for _, o := range outs {
 			o.r.Close()
 		}
-		return nil, nil, nil, err
+		return nil, nil, none, err
 	}
-	return ct, p, outs, nil
+	return ct, p, containerIO{outs: outs, stdin: stdinW}, nil
 }
 
 // processFromSpec builds a libcontainer process from an OCI process.

@@ -49,9 +49,15 @@ type ContainerSpec struct {
 	// Resources become cgroup limits.
 	Resources Resources
 	Security  Security
-	TTY       bool
-	// Stdin keeps stdin open (for attach); not supported yet.
+	// TTY gives the container a terminal: its output is one stream
+	// (stdout) and attachers may resize it.
+	TTY bool
+	// Stdin keeps the container's stdin open for attachers to write to;
+	// without it the container reads /dev/null.
 	Stdin bool
+	// StdinOnce closes the container's stdin once the first attacher
+	// that wrote to it ends its input or detaches (without a terminal).
+	StdinOnce bool
 	// LogPath is the CRI-format log file.
 	LogPath string
 }

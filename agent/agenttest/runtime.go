@@ -3,6 +3,7 @@ package agenttest
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"sync"
@@ -24,6 +25,8 @@ type Runtime struct {
 	startErr   map[string]error
 	execCode   map[string]int
 	execs      []ExecCall
+	attaches   []AttachCall
+	attachOut  string
 	stops      []StopCall
 	events     chan struct{}
 }
@@ -37,6 +40,13 @@ type entry struct {
 type ExecCall struct {
 	ID  string
 	Cmd []string
+}
+
+// AttachCall records one Attach and the input it read.
+type AttachCall struct {
+	ID    string
+	TTY   bool
+	Stdin string
 }
 
 // StopCall records one StopContainer.
@@ -171,6 +181,52 @@ func (r *Runtime) Exec(_ context.Context, id string, cmd []string, _ agent.Strea
 		return 0, fmt.Errorf("exec in %s: empty command", id)
 	}
 	return r.execCode[cmd[0]], nil
+}
+
+// SetAttachOutput makes every later Attach write out to the attacher's
+// stdout.
+func (r *Runtime) SetAttachOutput(out string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attachOut = out
+}
+
+// Attach writes the output set by SetAttachOutput, reads the attacher's
+// stdin (when the container was started with stdin) to its end and
+// records the call; a container that does not run is an error.
+func (r *Runtime) Attach(_ context.Context, id string, streams agent.Streams, tty bool, _ <-chan agent.TermSize) error {
+	r.mu.Lock()
+	e, ok := r.containers[id]
+	running := ok && e.state.Running
+	out := r.attachOut
+	r.mu.Unlock()
+	if !running {
+		return fmt.Errorf("attach to %s: container is not running", id)
+	}
+	if streams.Stdout != nil && out != "" {
+		if _, err := io.WriteString(streams.Stdout, out); err != nil {
+			return err
+		}
+	}
+	call := AttachCall{ID: id, TTY: tty}
+	if streams.Stdin != nil && e.spec.Stdin {
+		b, err := io.ReadAll(streams.Stdin)
+		if err != nil {
+			return err
+		}
+		call.Stdin = string(b)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attaches = append(r.attaches, call)
+	return nil
+}
+
+// Attaches returns the Attach calls so far.
+func (r *Runtime) Attaches() []AttachCall {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]AttachCall(nil), r.attaches...)
 }
 
 // Exit ends the running container of the pod named name with code.
