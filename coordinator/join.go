@@ -122,11 +122,17 @@ func (h *joinHandler) join(r *http.Request) (*keelapi.JoinResponse, int, error) 
 	if err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("join: node %s: %w", req.Node, err)
 	}
+	var serving []byte
+	if len(req.ServingCSR) > 0 {
+		if serving, err = h.auth.SignNodeServingCSR(req.ServingCSR, req.Node, h.now()); err != nil {
+			return nil, http.StatusBadRequest, fmt.Errorf("join: node %s: %w", req.Node, err)
+		}
+	}
 	gossip, err := h.auth.GossipKey()
 	if err != nil {
 		return nil, http.StatusServiceUnavailable, fmt.Errorf("join: %w", err)
 	}
-	resp := &keelapi.JoinResponse{CA: h.auth.CAPEM(), Certificate: cert, GossipKey: gossip, Members: h.members()}
+	resp := &keelapi.JoinResponse{CA: h.auth.CAPEM(), Certificate: cert, ServingCertificate: serving, GossipKey: gossip, Members: h.members()}
 	if req.Coordinator {
 		if resp.CAKey, err = h.auth.CAKeyPEM(); err != nil {
 			return nil, http.StatusServiceUnavailable, fmt.Errorf("join: %w", err)
@@ -134,6 +140,7 @@ func (h *joinHandler) join(r *http.Request) (*keelapi.JoinResponse, int, error) 
 		if resp.EncryptionKey, err = h.encryptionKey(); err != nil {
 			return nil, http.StatusServiceUnavailable, fmt.Errorf("join: %w", err)
 		}
+		resp.AdminToken = h.auth.AdminToken()
 	}
 	h.log.Info("node joined", "node", req.Node, "token", id, "coordinator", req.Coordinator)
 	return resp, http.StatusOK, nil

@@ -80,6 +80,9 @@ type JoinRequest struct {
 	// CSR is a PEM certificate request for the node's client
 	// certificate; its key never leaves the node.
 	CSR []byte `json:"csr"`
+	// ServingCSR is a PEM certificate request for the node API's serving
+	// certificate; only the node's name and IP addresses are honoured.
+	ServingCSR []byte `json:"servingCSR,omitempty"`
 	// Coordinator asks for what a coordinator candidate needs besides:
 	// the CA and encryption keys. Only a token created for coordinators
 	// gets them.
@@ -93,13 +96,18 @@ type JoinResponse struct {
 	// Certificate is the node's client certificate (PEM), CN
 	// system:node:<node>, O system:nodes.
 	Certificate []byte `json:"certificate"`
+	// ServingCertificate is the node API's serving certificate (PEM),
+	// when asked for.
+	ServingCertificate []byte `json:"servingCertificate,omitempty"`
 	// GossipKey is the cluster's gossip encryption key.
 	GossipKey []byte `json:"gossipKey"`
 	// Members are gossip addresses (host:port) of members to join.
 	Members []string `json:"members"`
-	// CAKey and EncryptionKey are given to coordinator candidates only.
+	// CAKey, EncryptionKey and AdminToken are given to coordinator
+	// candidates only.
 	CAKey         []byte `json:"caKey,omitempty"`
 	EncryptionKey []byte `json:"encryptionKey,omitempty"`
+	AdminToken    string `json:"adminToken,omitempty"`
 }
 
 // UsageCoordinator is the bootstrap token Secret's data key that lets a

@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -89,4 +91,63 @@ func FuzzSignClientCSR(f *testing.F) {
 			t.Fatalf("issued %v, %v", c, err)
 		}
 	})
+}
+
+func TestSignNodeServingCSR(t *testing.T) {
+	now := time.Now()
+	a, err := LoadOrCreate(t.TempDir(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csr := func(names ...string) []byte {
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: names,
+			IPAddresses: []net.IP{net.ParseIP("192.0.2.7")}}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	}
+	certPEM, err := a.SignNodeServingCSR(csr("n1"), "n1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := decodeCert(certPEM)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: a.CAPool(), DNSName: "192.0.2.7"}); err != nil {
+		t.Fatalf("verify by IP: %v", err)
+	}
+	if cert.Subject.CommonName != "system:node:n1" {
+		t.Fatalf("CN %s", cert.Subject.CommonName)
+	}
+	if _, err := a.SignNodeServingCSR(csr("n1", "kubernetes.default.svc"), "n1", now); err == nil {
+		t.Fatal("a node got a certificate for the API's name")
+	}
+}
+
+func TestInstall(t *testing.T) {
+	src, err := LoadOrCreate(t.TempDir(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, _ := src.CAKeyPEM()
+	gk, _ := src.GossipKey()
+	dir := t.TempDir()
+	if err := Install(dir, src.CAPEM(), keyPEM, src.AdminToken(), gk); err != nil {
+		t.Fatal(err)
+	}
+	dst, err := LoadOrCreate(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dst.CAHash() != src.CAHash() || dst.AdminToken() != src.AdminToken() {
+		t.Fatal("installed authority differs")
+	}
+	other, _ := LoadOrCreate(t.TempDir(), time.Now())
+	okey, _ := other.CAKeyPEM()
+	if err := Install(dir, other.CAPEM(), okey, other.AdminToken(), gk); err == nil || !strings.Contains(err.Error(), "another cluster's CA") {
+		t.Fatalf("replacing the CA: %v", err)
+	}
+	if err := Install(t.TempDir(), src.CAPEM(), okey, src.AdminToken(), gk); err == nil {
+		t.Fatal("a mismatched key was installed")
+	}
 }
