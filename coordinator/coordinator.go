@@ -55,6 +55,13 @@ type Config struct {
 	// Controllers runs the workload controllers (Deployment, ReplicaSet).
 	// Tests that drive controllers of their own turn it off.
 	Controllers bool
+	// NodeMonitorGracePeriod is how long a node may stay silent before it
+	// is marked unreachable; see controllers.Config.
+	NodeMonitorGracePeriod time.Duration
+	// DefaultTolerationSeconds is how long a pod without tolerations of
+	// its own stays on a node that is not ready or unreachable before it
+	// is evicted (Kubernetes: 300).
+	DefaultTolerationSeconds int64
 	// Log receives the coordinator's logs.
 	Log *slog.Logger
 }
@@ -72,6 +79,9 @@ func DefaultConfig(dataDir string) Config {
 		NodePortRange: fmt.Sprintf("%d-%d", defaultNodePortMin, defaultNodePortMax),
 		Controllers:   true,
 		Log:           slog.Default(),
+
+		NodeMonitorGracePeriod:   8 * time.Second,
+		DefaultTolerationSeconds: 5,
 	}
 }
 
@@ -88,6 +98,9 @@ func (c Config) Validate() error {
 	}
 	if c.Socket == "" {
 		return errors.New("socket path is required")
+	}
+	if c.NodeMonitorGracePeriod <= 0 || c.DefaultTolerationSeconds < 0 {
+		return errors.New("node monitor grace period must be positive and default toleration seconds not negative")
 	}
 	if _, err := netip.ParsePrefix(c.ServiceCIDR); err != nil {
 		return fmt.Errorf("service CIDR %q: %w", c.ServiceCIDR, err)
@@ -228,7 +241,8 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		Kubeconfig:     func() ([]byte, error) { return auth.AdminKubeconfig(advertiseURL) },
 		NodeConnection: nodes.connect,
 		Log:            log,
-	}, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange})
+	}, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange},
+		defaultTolerations{seconds: cfg.DefaultTolerationSeconds})
 	if err != nil {
 		return err
 	}
@@ -251,6 +265,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		if cfg.Controllers {
 			ccfg := controllers.DefaultConfig(local)
 			ccfg.Log = log
+			ccfg.NodeMonitorGracePeriod = cfg.NodeMonitorGracePeriod
 			ctrl, err := controllers.New(ccfg)
 			if err != nil {
 				return fmt.Errorf("controllers: %w", err)
