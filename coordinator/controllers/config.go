@@ -24,8 +24,8 @@ type Config struct {
 	ExpectationTimeout time.Duration
 	// NodeMonitorGracePeriod is how long a node may go without renewing
 	// its lease or posting Ready before its conditions turn Unknown and
-	// it is tainted unreachable (Kubernetes: 40s). A node whose lease lasts
-	// longer is given half its lease duration instead.
+	// it is tainted unreachable (Kubernetes: 40s). A node is never given
+	// less than half its own lease's leaseDurationSeconds.
 	NodeMonitorGracePeriod time.Duration
 	// Now is the clock the controllers read; time.Now when nil.
 	Now func() time.Time
