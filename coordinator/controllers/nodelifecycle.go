@@ -172,9 +172,17 @@ func (c *NodeLifecycleController) setTaints(ctx context.Context, name string, wa
 	}
 	var mine []corev1.Taint
 	for _, t := range want {
-		if managedTaintKeys[t.Key] {
-			mine = append(mine, t)
+		if !managedTaintKeys[t.Key] {
+			continue
 		}
+		// A taint the fresh node already has keeps its timeAdded.
+		for _, f := range n.Spec.Taints {
+			if f.Key == t.Key && f.Effect == t.Effect {
+				t = f
+				break
+			}
+		}
+		mine = append(mine, t)
 	}
 	var taints []corev1.Taint
 	for _, t := range n.Spec.Taints {
