@@ -1,6 +1,7 @@
 package kinds
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -72,4 +73,31 @@ func TestPDBRow(t *testing.T) {
 	if got := fmt.Sprint(k.Row(p, now)); got != "[N/A 25% 2 60m]" {
 		t.Fatalf("row %s", got)
 	}
+}
+
+// FuzzPDB decodes arbitrary JSON into a PodDisruptionBudget and runs its
+// validation and table row; none may panic.
+func FuzzPDB(f *testing.F) {
+	for _, s := range []string{
+		`{"metadata":{"name":"web"},"spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}}`,
+		`{"spec":{"minAvailable":"50%","maxUnavailable":"x%","selector":{"matchExpressions":[{"key":"a","operator":"In"}]},"unhealthyPodEvictionPolicy":"Never"}}`,
+		`{"spec":{"maxUnavailable":-1},"status":{"disruptionsAllowed":-3,"disruptedPods":{"a":"2024-01-01T00:00:00Z"}}}`,
+		`{}`,
+	} {
+		f.Add([]byte(s))
+	}
+	k := policyKinds()[0]
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		obj := k.New()
+		if err := json.Unmarshal(data, obj); err != nil {
+			return
+		}
+		old := obj.DeepCopyObject().(Object)
+		_ = k.Validate(obj)
+		_ = k.ValidateUpdate(obj, old)
+		if cells := k.Row(obj, now); len(cells) != len(k.Columns) {
+			t.Fatalf("%d cells for %d columns", len(cells), len(k.Columns))
+		}
+	})
 }
