@@ -64,6 +64,13 @@ type Config struct {
 	// Controllers runs the workload controllers (Deployment, ReplicaSet).
 	// Tests that drive controllers of their own turn it off.
 	Controllers bool
+	// NodeMonitorGracePeriod is how long a node may stay silent before it
+	// is marked unreachable; see controllers.Config.
+	NodeMonitorGracePeriod time.Duration
+	// DefaultTolerationSeconds is how long a pod without tolerations of
+	// its own stays on a node that is not ready or unreachable before it
+	// is evicted (Kubernetes: 300).
+	DefaultTolerationSeconds int64
 	// Log receives the coordinator's logs.
 	Log *slog.Logger
 }
@@ -83,6 +90,9 @@ func DefaultConfig(dataDir string) Config {
 		NodePortRange: fmt.Sprintf("%d-%d", defaultNodePortMin, defaultNodePortMax),
 		Controllers:   true,
 		Log:           slog.Default(),
+
+		NodeMonitorGracePeriod:   8 * time.Second,
+		DefaultTolerationSeconds: 5,
 	}
 }
 
@@ -99,6 +109,9 @@ func (c Config) Validate() error {
 	}
 	if c.Socket == "" {
 		return errors.New("socket path is required")
+	}
+	if c.NodeMonitorGracePeriod <= 0 || c.DefaultTolerationSeconds < 0 {
+		return errors.New("node monitor grace period must be positive and default toleration seconds not negative")
 	}
 	if _, err := netip.ParsePrefix(c.ServiceCIDR); err != nil {
 		return fmt.Errorf("service CIDR %q: %w", c.ServiceCIDR, err)
@@ -258,7 +271,8 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		}},
 		NodeConnection: nodes.connect,
 		Log:            log,
-	}, nodeRestriction{}, podCIDRs, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange})
+	}, nodeRestriction{}, podCIDRs, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange},
+		defaultTolerations{seconds: cfg.DefaultTolerationSeconds})
 	if err != nil {
 		return err
 	}
@@ -281,6 +295,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		if cfg.Controllers {
 			ccfg := controllers.DefaultConfig(local)
 			ccfg.Log = log
+			ccfg.NodeMonitorGracePeriod = cfg.NodeMonitorGracePeriod
 			ctrl, err := controllers.New(ccfg)
 			if err != nil {
 				return fmt.Errorf("controllers: %w", err)

@@ -67,6 +67,9 @@ func newDiscovery(reg *kinds.Registry, serverAddress string) (*discovery, error)
 			l.APIResources = append(l.APIResources, metav1.APIResource{
 				Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: metav1.Verbs{"create"},
 			})
+			if _, ok := reg.ByResource(pdbGVR); ok {
+				l.APIResources = append(l.APIResources, evictionResource())
+			}
 		}
 		if k.Scale != nil {
 			l.APIResources = append(l.APIResources, metav1.APIResource{

@@ -63,6 +63,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 			err = s.bind(w, r, rq)
 			break
 		}
+		if ri.Subresource == "eviction" {
+			err = s.evict(w, r, rq)
+			break
+		}
 		err = s.create(w, r, rq)
 	case "update":
 		err = s.update(w, r, rq)
@@ -95,7 +99,7 @@ func checkSubresource(k *kinds.Kind, ri requestInfo) error {
 		if k.Resource == "namespaces" && ri.Verb == "update" {
 			return nil
 		}
-	case "binding":
+	case "binding", "eviction":
 		if k.Resource == "pods" && k.GVK.Group == "" && ri.Verb == "create" {
 			return nil
 		}

@@ -22,6 +22,11 @@ type Config struct {
 	// for its own pod creations and deletions to show up in its cache
 	// before it trusts the cache again.
 	ExpectationTimeout time.Duration
+	// NodeMonitorGracePeriod is how long a node may go without renewing
+	// its lease or posting Ready before its conditions turn Unknown and
+	// it is tainted unreachable (Kubernetes: 40s). A node is never given
+	// less than half its own lease's leaseDurationSeconds.
+	NodeMonitorGracePeriod time.Duration
 	// Now is the clock the controllers read; time.Now when nil.
 	Now func() time.Time
 	// Log receives what the loops do; slog.Default when nil.
@@ -38,6 +43,8 @@ func DefaultConfig(client kubernetes.Interface) Config {
 		ExpectationTimeout: 5 * time.Minute,
 		Now:                time.Now,
 		Log:                slog.Default(),
+
+		NodeMonitorGracePeriod: 8 * time.Second,
 	}
 }
 
@@ -57,6 +64,9 @@ func (c Config) Validate() error {
 	}
 	if c.Workers < 1 {
 		return errors.New("controllers: at least one worker is required")
+	}
+	if c.NodeMonitorGracePeriod <= 0 {
+		return errors.New("controllers: the node monitor grace period must be positive")
 	}
 	if c.Resync < 0 || c.ExpectationTimeout <= 0 {
 		return errors.New("controllers: resync must not be negative and the expectation timeout must be positive")

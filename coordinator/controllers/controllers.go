@@ -13,6 +13,10 @@ type Controllers struct {
 	factory    informers.SharedInformerFactory
 	replicaSet *ReplicaSetController
 	deployment *DeploymentController
+	endpoints  *EndpointsController
+	nodes      *NodeLifecycleController
+	taints     *TaintManager
+	disruption *DisruptionController
 }
 
 // New builds both controllers from cfg.
@@ -29,7 +33,23 @@ func New(cfg Config) (*Controllers, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Controllers{factory: f, replicaSet: rs, deployment: d}, nil
+	ep, err := NewEndpointsController(cfg, f)
+	if err != nil {
+		return nil, err
+	}
+	nl, err := NewNodeLifecycleController(cfg, f)
+	if err != nil {
+		return nil, err
+	}
+	tm, err := NewTaintManager(cfg, f)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := NewDisruptionController(cfg, f)
+	if err != nil {
+		return nil, err
+	}
+	return &Controllers{factory: f, replicaSet: rs, deployment: d, endpoints: ep, nodes: nl, taints: tm, disruption: dc}, nil
 }
 
 // Run starts the informers and both controllers and returns once ctx
@@ -38,6 +58,10 @@ func (c *Controllers) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.replicaSet.Run(gctx) })
 	g.Go(func() error { return c.deployment.Run(gctx) })
+	g.Go(func() error { return c.endpoints.Run(gctx) })
+	g.Go(func() error { return c.nodes.Run(gctx) })
+	g.Go(func() error { return c.taints.Run(gctx) })
+	g.Go(func() error { return c.disruption.Run(gctx) })
 	c.factory.Start(gctx.Done())
 	err := g.Wait()
 	c.factory.Shutdown()

@@ -10,6 +10,16 @@
 // informers, queues keys on a rate-limited workqueue, calls the core and
 // carries the plan out through the typed client.
 //
+// Beside them run the Endpoints and EndpointSlice controller (the
+// endpoints of every selector Service, from its pods), the node lifecycle
+// controller (silent nodes turn Unknown and are tainted, their pods marked
+// not ready), the taint manager (pods leave nodes with NoExecute taints
+// they do not tolerate) and the disruption controller (the status of
+// PodDisruptionBudgets, which the API server's eviction reads). Their cores
+// are of the same kind: desiredSubsets, desiredSliceContents and
+// reconcileSlices, decideNode, decideEvictions, decidePDB. Endpoints and
+// slices of a deleted Service are deleted by the endpoints controller.
+//
 // The coordinator has no garbage collector, so these controllers delete
 // what their owners leave behind: when a Deployment is gone, the
 // ReplicaSets it controlled are deleted, and when a ReplicaSet is gone, the

@@ -12,14 +12,7 @@ import (
 	"k8s.io/kubectl/pkg/util/qos"
 )
 
-// Taint keys the default tolerations cover, and how long a pod stays bound
-// to a node with one of them before it is evicted.
-const (
-	taintNotReady             = "node.kubernetes.io/not-ready"
-	taintUnreachable          = "node.kubernetes.io/unreachable"
-	defaultTolerationSeconds  = int64(300)
-	defaultServiceAccountName = "default"
-)
+const defaultServiceAccountName = "default"
 
 // podUpdatableFields is the message Kubernetes gives when a pod update
 // touches an immutable part of the spec.
@@ -55,8 +48,8 @@ func podKind() *Kind {
 
 // defaultPod applies the pod spec defaults plus what Kubernetes adds to pods
 // only: service links, requests from limits, host ports on the host network,
-// and what its admission plugins add on create (service account, tolerations
-// for unreachable and not-ready nodes).
+// and the service account its admission adds on create. The default
+// not-ready and unreachable tolerations are the coordinator's admission.
 func defaultPod(p *corev1.Pod) {
 	spec := &p.Spec
 	DefaultPodSpec(spec)
@@ -84,24 +77,6 @@ func defaultPod(p *corev1.Pod) {
 	}
 	if spec.DeprecatedServiceAccount == "" {
 		spec.DeprecatedServiceAccount = spec.ServiceAccountName
-	}
-	notReady, unreachable := false, false
-	for _, t := range spec.Tolerations {
-		noExec := t.Effect == corev1.TaintEffectNoExecute || t.Effect == ""
-		notReady = notReady || noExec && (t.Key == taintNotReady || t.Key == "")
-		unreachable = unreachable || noExec && (t.Key == taintUnreachable || t.Key == "")
-	}
-	add := func(key string) {
-		secs := defaultTolerationSeconds
-		spec.Tolerations = append(spec.Tolerations, corev1.Toleration{
-			Key: key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: &secs,
-		})
-	}
-	if !notReady {
-		add(taintNotReady)
-	}
-	if !unreachable {
-		add(taintUnreachable)
 	}
 }
 

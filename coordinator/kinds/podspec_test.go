@@ -91,11 +91,7 @@ func TestDefaultPod_minimalPodGetsEveryDefault(t *testing.T) {
 		DeprecatedServiceAccount:      "default",
 		SecurityContext:               &corev1.PodSecurityContext{},
 		SchedulerName:                 "default-scheduler",
-		Tolerations: []corev1.Toleration{
-			{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](300)},
-			{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](300)},
-		},
-		EnableServiceLinks: ptr.To(true),
+		EnableServiceLinks:            ptr.To(true),
 	}
 	if !apiequality.Semantic.DeepEqual(p.Spec, want) {
 		t.Errorf("defaulted spec differs:\n got  %+v\n want %+v", p.Spec, want)
@@ -143,21 +139,6 @@ func TestDefaultPullPolicy_byTag(t *testing.T) {
 		if got := defaultPullPolicy(image); got != want {
 			t.Errorf("%s: got %s, want %s", image, got, want)
 		}
-	}
-}
-
-func TestDefaultPod_keepsExistingTolerations(t *testing.T) {
-	p := &corev1.Pod{Spec: corev1.PodSpec{Tolerations: []corev1.Toleration{
-		{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](5)},
-	}}}
-	defaultPod(p)
-	if len(p.Spec.Tolerations) != 2 || p.Spec.Tolerations[1].Key != "node.kubernetes.io/not-ready" {
-		t.Errorf("tolerations = %+v", p.Spec.Tolerations)
-	}
-	all := &corev1.Pod{Spec: corev1.PodSpec{Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}}
-	defaultPod(all)
-	if len(all.Spec.Tolerations) != 1 {
-		t.Errorf("a match-all toleration still got defaults: %+v", all.Spec.Tolerations)
 	}
 }
 

@@ -156,7 +156,7 @@ func TestValidatePod_rules(t *testing.T) {
 		{"toleration seconds without NoExecute", func(p *corev1.Pod) {
 			p.Spec.Tolerations = append(p.Spec.Tolerations, corev1.Toleration{Key: "k", Operator: "Equal", Value: "v",
 				Effect: corev1.TaintEffectNoSchedule, TolerationSeconds: ptr.To[int64](1)})
-		}, []string{"spec.tolerations[2].effect: Invalid value"}},
+		}, []string{"spec.tolerations[0].effect: Invalid value"}},
 		{"ephemeral container on create", func(p *corev1.Pod) {
 			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
 				Name: "debug", Image: "busybox", ImagePullPolicy: "Always", TerminationMessagePolicy: "File"}}}
@@ -218,6 +218,7 @@ func TestValidatePodUpdate_immutableSpec(t *testing.T) {
 			old := validPod()
 			old.ResourceVersion = "7"
 			old.Spec.ActiveDeadlineSeconds = ptr.To[int64](100)
+			old.Spec.Tolerations = []corev1.Toleration{{Key: "a", Operator: "Exists"}, {Key: "b", Operator: "Exists"}}
 			p := old.DeepCopy()
 			tc.change(p)
 			checkErrs(t, validatePodUpdate(p, old), tc.want)
