@@ -19,6 +19,11 @@ type Config struct {
 	Node NodeFacts
 	// StatusInterval is how often the node posts its status.
 	StatusInterval time.Duration
+	// LeaseInterval is how often the node renews its heartbeat Lease in
+	// kube-node-lease; the lease lasts four intervals. The coordinator
+	// declares a node lost when its lease runs out, so this bounds how
+	// fast a dead node is noticed when gossip cannot tell.
+	LeaseInterval time.Duration
 	// Log receives the loop's logs.
 	Log *slog.Logger
 }
@@ -28,6 +33,7 @@ func DefaultConfig(name, version string) Config {
 	return Config{
 		Node:           NodeFacts{Name: name, Version: version, MaxPods: 110},
 		StatusInterval: 10 * time.Second,
+		LeaseInterval:  2 * time.Second,
 		Log:            slog.Default(),
 	}
 }
@@ -37,8 +43,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Node.Name == "":
 		return errors.New("node name is required")
-	case c.StatusInterval <= 0:
-		return errors.New("status interval must be positive")
+	case c.StatusInterval <= 0 || c.LeaseInterval <= 0:
+		return errors.New("status and lease intervals must be positive")
 	case c.Node.MaxPods <= 0:
 		return errors.New("max pods must be positive")
 	}
@@ -62,27 +68,45 @@ func New(cfg Config, cs kubernetes.Interface) (*Agent, error) {
 	return &Agent{cfg: cfg, cs: cs}, nil
 }
 
-// Run registers the node and posts its status until ctx ends.
+// Run registers the node, posts its status and renews its lease until
+// ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
-	tick := time.NewTicker(a.cfg.StatusInterval)
-	defer tick.Stop()
+	status := time.NewTicker(a.cfg.StatusInterval)
+	defer status.Stop()
+	lease := time.NewTicker(a.cfg.LeaseInterval)
+	defer lease.Stop()
+	var node *corev1.Node
 	for {
-		if err := a.syncNode(ctx); err != nil && ctx.Err() == nil {
+		if n, err := a.syncNode(ctx); err != nil && ctx.Err() == nil {
 			a.cfg.Log.Warn("post node status", "err", err)
+		} else if err == nil {
+			node = n
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
+	leases:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-status.C:
+				break leases
+			case <-lease.C:
+				if node == nil {
+					break leases
+				}
+				if err := a.renewLease(ctx, node, time.Now()); err != nil && ctx.Err() == nil {
+					a.cfg.Log.Warn("renew node lease", "err", err)
+				}
+			}
 		}
 	}
 }
 
-// syncNode creates the Node when it is missing and writes its status.
-func (a *Agent) syncNode(ctx context.Context) error {
+// syncNode creates the Node when it is missing, writes its status and
+// renews its lease; it returns the Node as stored.
+func (a *Agent) syncNode(ctx context.Context) (*corev1.Node, error) {
 	host, err := ReadHostFacts()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	nodes := a.cs.CoreV1().Nodes()
 	n := a.cfg.Node
@@ -94,18 +118,19 @@ func (a *Agent) syncNode(ctx context.Context) error {
 			Status:     nodeStatus(n, host, nil, time.Now()),
 		}
 		if cur, err = nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("register node %s: %w", n.Name, err)
+			return nil, fmt.Errorf("register node %s: %w", n.Name, err)
 		}
 		a.cfg.Log.Info("node registered")
 	} else if err != nil {
-		return fmt.Errorf("get node %s: %w", n.Name, err)
+		return nil, fmt.Errorf("get node %s: %w", n.Name, err)
 	}
 	now := time.Now()
 	cur.Status = nodeStatus(n, host, cur.Status.Conditions, now)
-	if _, err := nodes.UpdateStatus(ctx, cur, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("update node %s status: %w", n.Name, err)
+	updated, err := nodes.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("update node %s status: %w", n.Name, err)
 	}
-	return a.renewLease(ctx, cur, now)
+	return updated, a.renewLease(ctx, updated, now)
 }
 
 // renewLease renews the node's heartbeat lease in kube-node-lease.
@@ -113,9 +138,9 @@ func (a *Agent) renewLease(ctx context.Context, node *corev1.Node, now time.Time
 	leases := a.cs.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	cur, err := leases.Get(ctx, node.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		_, err = leases.Create(ctx, nodeLease(node, nil, a.cfg.StatusInterval, now), metav1.CreateOptions{})
+		_, err = leases.Create(ctx, nodeLease(node, nil, a.cfg.LeaseInterval, now), metav1.CreateOptions{})
 	} else if err == nil {
-		_, err = leases.Update(ctx, nodeLease(node, cur, a.cfg.StatusInterval, now), metav1.UpdateOptions{})
+		_, err = leases.Update(ctx, nodeLease(node, cur, a.cfg.LeaseInterval, now), metav1.UpdateOptions{})
 	}
 	if err != nil {
 		return fmt.Errorf("renew node lease %s: %w", node.Name, err)
@@ -129,4 +154,22 @@ func nodeSpec(n NodeFacts) corev1.NodeSpec {
 		return corev1.NodeSpec{}
 	}
 	return corev1.NodeSpec{PodCIDR: n.PodCIDR, PodCIDRs: []string{n.PodCIDR}}
+}
+
+// WaitPodCIDR waits until node name is registered with a pod CIDR (the
+// coordinator gives one to every Node) and returns it.
+func WaitPodCIDR(ctx context.Context, cs kubernetes.Interface, name string) (string, error) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err == nil && n.Spec.PodCIDR != "" {
+			return n.Spec.PodCIDR, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("node %s got no pod CIDR: %w", name, context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
 }
