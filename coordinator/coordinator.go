@@ -318,3 +318,21 @@ func serverVersion() version.Info {
 		Platform: platform(), GoVersion: goVersion(),
 	}
 }
+
+// NodeUnreachable marks node's Ready condition Unknown at once, as when
+// its heartbeat lease runs out; gossip reports a dead member sooner than
+// the lease does. It does nothing when the coordinator is not serving.
+func (c *Coordinator) NodeUnreachable(ctx context.Context, node string) {
+	select {
+	case <-c.ready:
+	default:
+		return
+	}
+	cs, err := kubernetes.NewForConfig(LocalConfig(c.cfg.Socket))
+	if err != nil {
+		return
+	}
+	if err := controllers.MarkNodeUnreachable(ctx, cs, node, time.Now()); err != nil {
+		c.cfg.Log.Warn("mark node unreachable", "node", node, "err", err)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -43,7 +44,11 @@ func runNode(ctx context.Context, o *runOptions, coord *coordinator.Coordinator,
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	if o.runPods {
-		port, err := startPods(ctx, g, o, coord, cs, log, acfg.Node.Addresses)
+		tlsCfg, err := singleNodeAPITLS(o, coord, acfg.Node.Addresses)
+		if err != nil {
+			return err
+		}
+		port, err := startPods(ctx, g, o, tlsCfg, cs, log, acfg.Node.Addresses, true)
 		if err != nil {
 			return err
 		}
@@ -57,9 +62,29 @@ func runNode(ctx context.Context, o *runOptions, coord *coordinator.Coordinator,
 	return g.Wait()
 }
 
+// singleNodeAPITLS is the node API's TLS configuration on a single-node
+// cluster: a serving certificate from the coordinator's own CA naming
+// every address the node reports (the host's own unless one was given).
+func singleNodeAPITLS(o *runOptions, coord *coordinator.Coordinator, addrs []net.IP) (*tls.Config, error) {
+	host, _ := os.Hostname()
+	ips := append([]net.IP{}, addrs...)
+	if len(ips) == 0 {
+		ips = hostaddr.Global()
+	}
+	if h, _, err := net.SplitHostPort(o.nodeAPIAddr); err == nil {
+		if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() {
+			ips = append(ips, ip)
+		}
+	}
+	_, tlsCfg, err := coord.NodeServingCert([]string{o.nodeName, host}, ips)
+	return tlsCfg, err
+}
+
 // startPods opens the node's adapters, starts the pod loop and the node
-// API in g, and returns the node API's port.
-func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, coord *coordinator.Coordinator, cs kubernetes.Interface, log *slog.Logger, addrs []net.IP) (int32, error) {
+// API (serving with tlsCfg) in g, and returns the node API's port. With
+// bindUnscheduled the node binds every unscheduled pod to itself (a
+// single-node cluster has no scheduler).
+func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, tlsCfg *tls.Config, cs kubernetes.Interface, log *slog.Logger, addrs []net.IP, bindUnscheduled bool) (int32, error) {
 	store, err := images.Open(images.DefaultConfig(filepath.Join(o.dataDir, "images")))
 	if err != nil {
 		return 0, fmt.Errorf("image store: %w", err)
@@ -89,7 +114,7 @@ func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, coord *coo
 	}
 	pcfg := agent.DefaultPodsConfig(o.nodeName, filepath.Join(o.dataDir, "pods"))
 	pcfg.LogDir = filepath.Join(o.dataDir, "logs")
-	pcfg.BindUnscheduled = true
+	pcfg.BindUnscheduled = bindUnscheduled
 	pcfg.Log = log
 	if len(addrs) > 0 {
 		pcfg.HostIP = addrs[0].String()
@@ -101,21 +126,6 @@ func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, coord *coo
 	ln, err := net.Listen("tcp", o.nodeAPIAddr)
 	if err != nil {
 		return 0, fmt.Errorf("node API on %s: %w", o.nodeAPIAddr, err)
-	}
-	host, _ := os.Hostname()
-	// The certificate names every address the node reports (the host's
-	// own unless one was given) and the listen address when specific.
-	ips := append([]net.IP{}, addrs...)
-	if len(ips) == 0 {
-		ips = hostaddr.Global()
-	}
-	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsUnspecified() {
-		ips = append(ips, ip)
-	}
-	_, tlsCfg, err := coord.NodeServingCert([]string{o.nodeName, host}, ips)
-	if err != nil {
-		ln.Close()
-		return 0, err
 	}
 	api, err := nodeapi.New(nodeapi.Config{Pods: pods.View(), Images: store, TLS: tlsCfg, AllowedUsers: []string{coordinator.NodeAPIUser}, Log: log})
 	if err != nil {

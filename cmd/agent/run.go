@@ -28,6 +28,10 @@ type runOptions struct {
 	logLevel    string
 	join        []string
 	coordinator bool
+	token       string
+	gossipAddr  string
+	fastGossip  bool
+	clusterCIDR string
 	runPods     bool
 	podCIDR     string
 	runDir      string
@@ -46,7 +50,14 @@ func newRunCmd() *cobra.Command {
 		Long: `Run the agent in the foreground.
 
 With --single-node the agent is the whole cluster: coordinator (API server,
-store) and node. It writes DATA-DIR/admin.kubeconfig once the API serves.`,
+store) and node. It writes DATA-DIR/admin.kubeconfig once the API serves.
+
+Without it the agent is a member of a cluster. The first coordinator
+founds one:
+  agent run --coordinator --data-dir DIR
+and the others join it with a token from "agentctl token create":
+  agent run --join HOST:6443 --token K10... [--coordinator]
+A coordinator candidate writes DATA-DIR/admin.kubeconfig while it serves.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd.Context(), o) },
 	}
@@ -60,8 +71,12 @@ store) and node. It writes DATA-DIR/admin.kubeconfig once the API serves.`,
 	f.StringVar(&o.serviceCIDR, "service-cidr", def.ServiceCIDR, "range cluster IPs of services are allocated from")
 	f.StringVar(&o.nodePorts, "service-node-port-range", def.NodePortRange, "range node ports are allocated from")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringSliceVar(&o.join, "join", nil, "addresses of cluster members to join")
+	f.StringSliceVar(&o.join, "join", nil, "API addresses (host[:port]) of cluster members to join through, the first time")
 	f.BoolVar(&o.coordinator, "coordinator", false, "this node may become the coordinator")
+	f.StringVar(&o.token, "token", "", "join token (K10...), needed the first time a node joins")
+	f.StringVar(&o.gossipAddr, "gossip-addr", "0.0.0.0:7946", "gossip listen address (host:port)")
+	f.BoolVar(&o.fastGossip, "fast-gossip", false, "detect failed members in about two seconds (small clusters on fast networks)")
+	f.StringVar(&o.clusterCIDR, "cluster-cidr", def.ClusterCIDR, "pod network of the cluster; each node gets a /24 of it")
 	f.BoolVar(&o.runPods, "run-pods", true, "run the pods bound to this node (containers, pod network, node API)")
 	f.StringVar(&o.podCIDR, "pod-cidr", "10.244.0.0/24", "this node's pod address range")
 	f.StringVar(&o.runDir, "run-dir", "/run/keel", "directory for state that lives until reboot (runtime state)")
@@ -72,18 +87,20 @@ store) and node. It writes DATA-DIR/admin.kubeconfig once the API serves.`,
 }
 
 func run(ctx context.Context, o *runOptions) error {
-	if !o.singleNode {
-		if len(o.join) > 0 || o.coordinator {
-			return errors.New("multi-node clusters (--join, --coordinator) are not available in this version; run with --single-node")
-		}
-		return errors.New("say --single-node to run a one-machine cluster")
-	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: %w", o.logLevel, err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", o.nodeName)
 	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if !o.singleNode {
+		return runCluster(ctx, o, log)
+	}
+	if len(o.join) > 0 || o.token != "" {
+		return errors.New("--single-node runs a one-machine cluster: it does not take --join or --token")
+	}
 
 	ccfg := coordinator.DefaultConfig(o.dataDir)
 	ccfg.NodeName = o.nodeName
@@ -92,13 +109,12 @@ func run(ctx context.Context, o *runOptions) error {
 	ccfg.AdvertiseIP = o.advertise
 	ccfg.ServiceCIDR = o.serviceCIDR
 	ccfg.NodePortRange = o.nodePorts
+	ccfg.ClusterCIDR = o.clusterCIDR
 	ccfg.Log = log
 	coord, err := coordinator.New(ccfg)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return coord.Run(gctx) })
 	g.Go(func() error {

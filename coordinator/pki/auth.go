@@ -78,7 +78,11 @@ func bearerToken(header string) (string, bool) {
 // cert as the serving certificate, client certificates verified against the
 // cluster CA when a client offers one (so bearer-token clients still
 // connect), and ALPN for HTTP/2 and HTTP/1.1.
+//
+// The CA certificate follows the serving certificate in the chain, so a
+// joining node can check it against the CA hash its token pins.
 func (a *Authority) TLSConfig(cert tls.Certificate) *tls.Config {
+	cert.Certificate = append(slices.Clone(cert.Certificate), a.caCert.Raw)
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},

@@ -82,11 +82,22 @@ type AgentOptions struct {
 	RunPods bool
 	// NetNS runs the agent in this network namespace (see NetNS).
 	NetNS string
+	// Cluster runs a member of a multi-node cluster instead of a
+	// single-node one (Args then say how it joins); StartAgent returns
+	// without waiting for an API. See StartCluster.
+	Cluster bool
+	// Advertise is the address the agent advertises when it runs pods;
+	// 127.0.0.1 when empty.
+	Advertise string
+	// NodeAPIAddr is the node API's listen address when it runs pods;
+	// 127.0.0.1:0 when empty.
+	NodeAPIAddr string
 }
 
 // Agent is a running agent process.
 type Agent struct {
 	t          testing.TB
+	NodeName   string
 	DataDir    string
 	Socket     string
 	Kubeconfig string
@@ -126,16 +137,26 @@ func StartAgent(t testing.TB, o AgentOptions) *Agent {
 	a := &Agent{t: t, DataDir: o.DataDir, Socket: o.Socket, Kubeconfig: filepath.Join(o.DataDir, "admin.kubeconfig"),
 		log: &bytes.Buffer{}, done: make(chan struct{})}
 	os.Remove(a.Kubeconfig)
-	args := []string{"run", "--single-node", "--data-dir", o.DataDir, "--api-addr", o.APIAddr,
+	args := []string{"run", "--data-dir", o.DataDir, "--api-addr", o.APIAddr,
 		"--socket", o.Socket, "--node-name", o.NodeName}
+	if !o.Cluster {
+		args = append(args, "--single-node")
+	}
+	a.NodeName = o.NodeName
 	if o.RunPods {
 		if o.NetNS == "" {
 			t.Fatal("harness: RunPods needs NetNS")
 		}
 		runDir := filepath.Join(filepath.Dir(o.Socket), "run")
 		cgroup := "keel-test-" + filepath.Base(filepath.Dir(o.Socket))
+		if o.Advertise == "" {
+			o.Advertise = "127.0.0.1"
+		}
+		if o.NodeAPIAddr == "" {
+			o.NodeAPIAddr = "127.0.0.1:0"
+		}
 		args = append(args, "--run-dir", runDir, "--cni-conf-dir", filepath.Join(o.DataDir, "cni-conf"),
-			"--node-api-addr", "127.0.0.1:0", "--advertise-addr", "127.0.0.1", "--cgroup-parent", cgroup)
+			"--node-api-addr", o.NodeAPIAddr, "--advertise-addr", o.Advertise, "--cgroup-parent", cgroup)
 		t.Cleanup(func() {
 			killInNetNS(o.NetNS)
 			killInCgroups(cgroup)
@@ -162,9 +183,12 @@ func StartAgent(t testing.TB, o AgentOptions) *Agent {
 			t.Logf("agent log (%s):\n%s", o.NodeName, a.Log())
 		}
 	})
+	if o.Cluster {
+		return a
+	}
 	a.waitReady(60 * time.Second)
 	if o.RunPods {
-		a.waitNodeReady(o.NodeName, 60*time.Second)
+		a.WaitNodeReady(o.NodeName, 60*time.Second)
 	}
 	return a
 }
@@ -207,9 +231,9 @@ func (a *Agent) waitReady(timeout time.Duration) {
 	a.t.Fatalf("agent did not write %s within %s:\n%s", a.Kubeconfig, timeout, a.Log())
 }
 
-// waitNodeReady waits until the agent has registered its Node and
-// reports it Ready, asking the API over the agent's socket.
-func (a *Agent) waitNodeReady(name string, timeout time.Duration) {
+// WaitNodeReady waits until node name is registered and reports Ready,
+// asking the API over this agent's socket.
+func (a *Agent) WaitNodeReady(name string, timeout time.Duration) {
 	a.t.Helper()
 	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", a.Socket)
