@@ -52,3 +52,32 @@ func TestCluster_forms(t *testing.T) {
 		t.Fatalf("nodes:\n%s", out)
 	}
 }
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func TestCluster_deadWorkerIsNoticed(t *testing.T) {
+	requireRoot(t)
+	kc := kubectl.RequireBinary(t, "1.33")
+	c := harness.StartCluster(t, harness.ClusterOptions{Nodes: 3, Coordinators: 1})
+	c.Nodes[2].Kill()
+	took := waitFor(t, "node-3 NotReady", 30*time.Second, func() bool {
+		out := k(t, c.Nodes[0], kc, "get", "node", "node-3", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}")
+		return out == "Unknown"
+	})
+	t.Logf("failure detection: node-3 killed with SIGKILL, Ready=Unknown after %s", took.Round(10*time.Millisecond))
+	taints := k(t, c.Nodes[0], kc, "get", "node", "node-3", "-o", "jsonpath={.spec.taints[*].key}")
+	if !strings.Contains(taints, "node.kubernetes.io/unreachable") {
+		t.Errorf("node-3 taints: %q", taints)
+	}
+}
