@@ -17,6 +17,7 @@ import (
 )
 
 type runOptions struct {
+	config      string
 	singleNode  bool
 	dataDir     string
 	apiAddr     string
@@ -59,9 +60,17 @@ and the others join it with a token from "agentctl token create":
   agent run --join HOST:6443 --token K10... [--coordinator]
 A coordinator candidate writes DATA-DIR/admin.kubeconfig while it serves.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.config != "" {
+				if err := applyConfigFile(cmd.Flags(), o.config); err != nil {
+					return err
+				}
+			}
+			return run(cmd.Context(), o)
+		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "YAML file of flag values (keys are flag names; the command line wins)")
 	f.BoolVar(&o.singleNode, "single-node", false, "run coordinator and node in this one process")
 	f.StringVar(&o.dataDir, "data-dir", def.DataDir, "directory for the agent's state")
 	f.StringVar(&o.apiAddr, "api-addr", def.APIAddr, "HTTPS listen address of the API (host:port; port 0 picks one)")
