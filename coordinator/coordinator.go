@@ -58,6 +58,10 @@ type Config struct {
 	NodeCIDRBits int
 	// NodePortRange is the range node ports are allocated from, "MIN-MAX".
 	NodePortRange string
+	// MemberIPs lists the cluster members' addresses, which the API's
+	// serving certificate names too: other members pass API connections
+	// through to the coordinator. Nil on a single-node cluster.
+	MemberIPs func() []net.IP
 	// GossipMembers lists gossip addresses a joining node can join; nil
 	// when the cluster runs without gossip, and then nodes cannot join.
 	GossipMembers func() []string
@@ -229,7 +233,13 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("serving certificate: %w", err)
 	}
-	tlsLn := tlsListener(ln, auth.TLSConfig(cert))
+	tlsCfg := auth.TLSConfig(cert)
+	if cfg.MemberIPs != nil {
+		sc := &servingCerts{auth: auth, names: []string{host, cfg.NodeName}, base: servingIPs(addr.IP, advertise),
+			extra: cfg.MemberIPs, chain: auth.ChainWithCA}
+		tlsCfg.Certificates, tlsCfg.GetCertificate = nil, sc.get
+	}
+	tlsLn := tlsListener(ln, tlsCfg)
 	portRange, _ := parsePortRange(cfg.NodePortRange)
 	cidr, _ := netip.ParsePrefix(cfg.ServiceCIDR)
 

@@ -19,6 +19,7 @@ import (
 	"github.com/keel-edge/keel/agent"
 	"github.com/keel-edge/keel/agent/membership"
 	"github.com/keel-edge/keel/coordinator/keelapi"
+	"github.com/keel-edge/keel/coordinator/pki"
 	"github.com/keel-edge/keel/internal/hostaddr"
 	"github.com/keel-edge/keel/internal/version"
 )
@@ -61,6 +62,9 @@ func runCluster(ctx context.Context, o *runOptions, log *slog.Logger) error {
 		}
 		tags.API = net.JoinHostPort(adv.String(), aport)
 	}
+	if _, _, err := net.SplitHostPort(o.apiAddr); err != nil {
+		return fmt.Errorf("--api-addr %q: %w", o.apiAddr, err)
+	}
 	epochs, err := loadEpochs(filepath.Join(credDir(o.dataDir), "epoch"))
 	if err != nil {
 		return err
@@ -86,11 +90,19 @@ func runCluster(ctx context.Context, o *runOptions, log *slog.Logger) error {
 	}()
 	log.Info("gossip started", "addr", mem.Local().Addr.String(), "coordinator-eligible", o.coordinator)
 
+	front, err := newAPIFront(o, creds, mem, epochs, log)
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return rejoin(gctx, mem, o, creds.Members, log) })
 	g.Go(func() error { return watchEpochs(gctx, mem, epochs, log) })
+	if err := front.start(gctx); err != nil {
+		return fmt.Errorf("serve the API on %s: %w", o.apiAddr, err)
+	}
+	defer front.stop()
 	if o.coordinator {
-		e := &elector{mem: mem, epochs: epochs, o: o, adv: adv, log: log}
+		e := &elector{mem: mem, epochs: epochs, o: o, adv: adv, front: front, log: log}
 		g.Go(func() error { return e.run(gctx) })
 	}
 	g.Go(func() error {
@@ -101,6 +113,36 @@ func runCluster(ctx context.Context, o *runOptions, log *slog.Logger) error {
 		return runClusterNode(gctx, o, adv, creds, cs, log)
 	})
 	return g.Wait()
+}
+
+// newAPIFront is the API this member serves while another one is the
+// coordinator.
+func newAPIFront(o *runOptions, creds *credentials, mem *membership.Membership, ep *epochs, log *slog.Logger) (*apiFront, error) {
+	client, err := tls.X509KeyPair(creds.ClientCert, creds.ClientKey)
+	if err != nil {
+		return nil, err
+	}
+	if o.coordinator {
+		// A candidate holds the cluster CA: root on it is the administrator.
+		auth, err := pki.LoadOrCreate(filepath.Join(o.dataDir, "pki"), time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("cluster CA: %w", err)
+		}
+		if client, err = tls.X509KeyPair(auth.AdminCert()); err != nil {
+			return nil, err
+		}
+	}
+	return &apiFront{
+		apiAddr: o.apiAddr,
+		socket:  o.socket,
+		coordinator: func() (string, error) {
+			addr, _, err := currentCoordinator(mem.Members(), ep.highest())
+			return addr, err
+		},
+		client: client,
+		ca:     creds.CA,
+		log:    log,
+	}, nil
 }
 
 // firstStart founds a cluster (a coordinator with nothing to join) or

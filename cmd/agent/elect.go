@@ -88,6 +88,7 @@ type elector struct {
 	epochs *epochs
 	o      *runOptions
 	adv    net.IP
+	front  *apiFront
 	log    *slog.Logger
 }
 
@@ -181,7 +182,7 @@ func (e *elector) view(members []membership.Member, settle time.Time) election.V
 
 // start persists epoch, runs the coordinator and announces it once its
 // API serves.
-func (e *elector) start(ctx context.Context, epoch uint64) (*serving, error) {
+func (e *elector) start(ctx context.Context, epoch uint64) (_ *serving, err error) {
 	if err := e.epochs.observe(epoch); err != nil {
 		return nil, err
 	}
@@ -204,10 +205,26 @@ func (e *elector) start(ctx context.Context, epoch uint64) (*serving, error) {
 		}
 		return out
 	}
+	ccfg.MemberIPs = func() []net.IP {
+		var out []net.IP
+		for _, m := range e.mem.Members() {
+			if m.Status == membership.Alive {
+				out = append(out, m.Addr.Addr().AsSlice())
+			}
+		}
+		return out
+	}
 	c, err := coordinator.New(ccfg)
 	if err != nil {
 		return nil, err
 	}
+	// The coordinator's API takes over the address and socket.
+	e.front.stop()
+	defer func() {
+		if err != nil {
+			e.restartFront(ctx)
+		}
+	}()
 	cctx, cancel := context.WithCancel(ctx)
 	s := &serving{c: c, epoch: epoch, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- c.Run(cctx) }()
@@ -223,8 +240,9 @@ func (e *elector) start(ctx context.Context, epoch uint64) (*serving, error) {
 	}
 	t := e.mem.Tags()
 	t.Epoch, t.Serving = epoch, true
-	if err := e.mem.SetTags(t); err != nil {
-		e.stop(s)
+	if err = e.mem.SetTags(t); err != nil {
+		s.cancel()
+		<-s.done
 		return nil, err
 	}
 	e.log.Info("coordinator serving", "epoch", epoch)
@@ -242,5 +260,13 @@ func (e *elector) stop(s *serving) {
 	t.Serving = false
 	if err := e.mem.SetTags(t); err != nil {
 		e.log.Error("withdraw the coordinator announcement", "err", err)
+	}
+	e.restartFront(context.Background())
+}
+
+// restartFront serves the API for the next coordinator again.
+func (e *elector) restartFront(ctx context.Context) {
+	if err := e.front.start(ctx); err != nil {
+		e.log.Error("serve the API for the coordinator", "err", err)
 	}
 }

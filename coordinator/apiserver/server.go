@@ -247,6 +247,12 @@ func (s *Server) serveKeel(w http.ResponseWriter, r *http.Request) {
 // ServeUnix serves the API on a unix socket at path (mode 0600) until ctx
 // ends. Only root and the server's own user are admitted, as admin.
 func (s *Server) ServeUnix(ctx context.Context, path string) error {
+	return ServeSocket(ctx, path, s)
+}
+
+// ServeSocket serves h on a unix socket at path (mode 0600) until ctx
+// ends, to root and the server's own user only, identified by the kernel.
+func ServeSocket(ctx context.Context, path string, h http.Handler) error {
 	if err := os.MkdirAll(dirOf(path), 0o700); err != nil {
 		return fmt.Errorf("socket directory: %w", err)
 	}
@@ -263,7 +269,14 @@ func (s *Server) ServeUnix(ctx context.Context, path string) error {
 		ln.Close()
 		return fmt.Errorf("chmod %s: %w", path, err)
 	}
-	srv := &http.Server{Handler: s, ConnContext: ConnContext, ReadHeaderTimeout: 10 * time.Second}
+	admitted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := r.Context().Value(peerKey).(peer); !ok || (p.uid != 0 && p.uid != uint32(os.Geteuid())) {
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: admitted, ConnContext: ConnContext, ReadHeaderTimeout: 10 * time.Second}
 	return serveUntil(ctx, srv, ln)
 }
 

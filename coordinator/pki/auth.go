@@ -82,10 +82,9 @@ func bearerToken(header string) (string, bool) {
 // The CA certificate follows the serving certificate in the chain, so a
 // joining node can check it against the CA hash its token pins.
 func (a *Authority) TLSConfig(cert tls.Certificate) *tls.Config {
-	cert.Certificate = append(slices.Clone(cert.Certificate), a.caCert.Raw)
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
+		Certificates: []tls.Certificate{a.ChainWithCA(cert)},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 		ClientCAs:    a.CAPool(),
 		NextProtos:   []string{"h2", "http/1.1"},

@@ -186,3 +186,25 @@ func (a *Authority) NodeServingCert(names []string, ips []net.IP, now time.Time)
 	}
 	return tls.X509KeyPair(certPEM, keyPEM)
 }
+
+// ServingCertInMemory issues an API serving certificate like ServingCert
+// but keeps it only in memory: for certificates that follow a changing
+// set of addresses.
+func (a *Authority) ServingCertInMemory(names []string, ips []net.IP, now time.Time) (tls.Certificate, error) {
+	dnsNames, addrs, err := servingSANs(names, ips)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("serving certificate: %w", err)
+	}
+	certPEM, keyPEM, err := a.issue(servingCN, nil, x509.ExtKeyUsageServerAuth, dnsNames, addrs, leafValidity, now)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("issue serving certificate: %w", err)
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+// ChainWithCA is cert with the CA certificate after it in the chain, so a
+// joining node can check the chain against the CA hash its token pins.
+func (a *Authority) ChainWithCA(cert tls.Certificate) tls.Certificate {
+	cert.Certificate = append(slices.Clone(cert.Certificate), a.caCert.Raw)
+	return cert
+}

@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +81,40 @@ func TestCluster_deadWorkerIsNoticed(t *testing.T) {
 	taints := k(t, c.Nodes[0], kc, "get", "node", "node-3", "-o", "jsonpath={.spec.taints[*].key}")
 	if !strings.Contains(taints, "node.kubernetes.io/unreachable") {
 		t.Errorf("node-3 taints: %q", taints)
+	}
+}
+
+// TestCluster_anyNodeServesTheAPI points kubectl at a worker, whose API
+// address passes connections through to the coordinator, and uses a
+// worker's socket, which has the node's rights.
+func TestCluster_anyNodeServesTheAPI(t *testing.T) {
+	requireRoot(t)
+	kc := kubectl.RequireBinary(t, "1.33")
+	c := harness.StartCluster(t, harness.ClusterOptions{Nodes: 2, Coordinators: 1})
+	admin, err := os.ReadFile(c.Nodes[0].Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaWorker := filepath.Join(t.TempDir(), "worker.kubeconfig")
+	cfg := strings.ReplaceAll(string(admin), c.Nodes[0].Server, "https://"+c.IPs[1]+":6443")
+	if err := os.WriteFile(viaWorker, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := k(t, c.Nodes[1], kc, "--kubeconfig", viaWorker, "get", "nodes", "-o", "name")
+	if out != "node/node-1\nnode/node-2\n" {
+		t.Fatalf("get nodes through the worker:\n%s", out)
+	}
+	k(t, c.Nodes[1], kc, "--kubeconfig", viaWorker, "create", "configmap", "via-worker", "--from-literal=a=b")
+
+	_, agentctl := harness.Build(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := exec.CommandContext(ctx, agentctl, "--socket", c.Nodes[1].Socket, "get", "configmap", "via-worker", "-o", "name").CombinedOutput()
+	if err != nil || string(got) != "configmap/via-worker\n" {
+		t.Fatalf("read through the worker's socket: %v\n%s", err, got)
+	}
+	got, err = exec.CommandContext(ctx, agentctl, "--socket", c.Nodes[1].Socket, "delete", "configmap", "via-worker").CombinedOutput()
+	if err == nil || !strings.Contains(string(got), `User "system:node:node-2" cannot delete resource "configmaps"`) {
+		t.Fatalf("a worker's socket deleted a configmap: %v\n%s", err, got)
 	}
 }
