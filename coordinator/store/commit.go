@@ -12,7 +12,9 @@ import (
 type request struct {
 	ctx  context.Context
 	ops  []Op
-	done chan result // buffered: the writer never waits for the caller
+	// records, instead of ops, are replicated revisions to apply.
+	records []Record
+	done    chan result // buffered: the writer never waits for the caller
 }
 
 type result struct {
@@ -160,6 +162,20 @@ func (s *Store) writeBatch(batch []*request) {
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				results[i] = result{err: err}
+				continue
+			}
+			if r.records != nil {
+				recs, err := applyRecords(tx, r.records, rev)
+				if err != nil {
+					if errors.Is(err, errTxBroken) {
+						return err
+					}
+					results[i] = result{err: fmt.Errorf("apply: %w", err)}
+					continue
+				}
+				rev += int64(len(recs))
+				results[i] = result{rev: rev}
+				records = append(records, recs...)
 				continue
 			}
 			rec, err := s.applyCommit(tx, r.ops, rev+1)
