@@ -10,8 +10,8 @@ import (
 
 // request is one Commit waiting for the writer.
 type request struct {
-	ctx  context.Context
-	ops  []Op
+	ctx context.Context
+	ops []Op
 	// records, instead of ops, are replicated revisions to apply.
 	records []Record
 	done    chan result // buffered: the writer never waits for the caller
