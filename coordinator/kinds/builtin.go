@@ -7,5 +7,6 @@ func Builtin() (*Registry, error) {
 	ks = append(ks, appsKinds()...)
 	ks = append(ks, batchKinds()...)
 	ks = append(ks, leaseKind())
+	ks = append(ks, storageKinds()...)
 	return NewRegistry(ks...)
 }
