@@ -228,7 +228,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		Kubeconfig:     func() ([]byte, error) { return auth.AdminKubeconfig(advertiseURL) },
 		NodeConnection: nodes.connect,
 		Log:            log,
-	}, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange})
+	}, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange}, newDefaultClass(st, reg))
 	if err != nil {
 		return err
 	}
