@@ -13,6 +13,7 @@ type Controllers struct {
 	factory    informers.SharedInformerFactory
 	replicaSet *ReplicaSetController
 	deployment *DeploymentController
+	daemonSet  *DaemonSetController
 }
 
 // New builds both controllers from cfg.
@@ -29,7 +30,11 @@ func New(cfg Config) (*Controllers, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Controllers{factory: f, replicaSet: rs, deployment: d}, nil
+	ds, err := NewDaemonSetController(cfg, f)
+	if err != nil {
+		return nil, err
+	}
+	return &Controllers{factory: f, replicaSet: rs, deployment: d, daemonSet: ds}, nil
 }
 
 // Run starts the informers and both controllers and returns once ctx
@@ -38,6 +43,7 @@ func (c *Controllers) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.replicaSet.Run(gctx) })
 	g.Go(func() error { return c.deployment.Run(gctx) })
+	g.Go(func() error { return c.daemonSet.Run(gctx) })
 	c.factory.Start(gctx.Done())
 	err := g.Wait()
 	c.factory.Shutdown()
