@@ -14,6 +14,7 @@ type Controllers struct {
 	replicaSet *ReplicaSetController
 	deployment *DeploymentController
 	daemonSet  *DaemonSetController
+	stateful   *StatefulSetController
 }
 
 // New builds both controllers from cfg.
@@ -34,7 +35,11 @@ func New(cfg Config) (*Controllers, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Controllers{factory: f, replicaSet: rs, deployment: d, daemonSet: ds}, nil
+	sts, err := NewStatefulSetController(cfg, f)
+	if err != nil {
+		return nil, err
+	}
+	return &Controllers{factory: f, replicaSet: rs, deployment: d, daemonSet: ds, stateful: sts}, nil
 }
 
 // Run starts the informers and both controllers and returns once ctx
@@ -44,6 +49,7 @@ func (c *Controllers) Run(ctx context.Context) error {
 	g.Go(func() error { return c.replicaSet.Run(gctx) })
 	g.Go(func() error { return c.deployment.Run(gctx) })
 	g.Go(func() error { return c.daemonSet.Run(gctx) })
+	g.Go(func() error { return c.stateful.Run(gctx) })
 	c.factory.Start(gctx.Done())
 	err := g.Wait()
 	c.factory.Shutdown()

@@ -253,3 +253,15 @@ func storageKind(t *testing.T, resource string) *Kind {
 	t.Fatalf("no kind %s", resource)
 	return nil
 }
+
+func TestValidateStatefulSet_mountsClaimTemplates(t *testing.T) {
+	s := webStatefulSet()
+	s.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+	k := appsKind(t, "statefulsets")
+	k.Default(s)
+	checkErrors(t, k.Validate(s), []string{`spec.template.spec.containers[0].volumeMounts[0].name: Not found: "data"`})
+	s.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{*claim("data")}
+	s.Spec.VolumeClaimTemplates[0].Namespace = ""
+	k.Default(s)
+	checkErrors(t, k.Validate(s), nil)
+}
