@@ -79,7 +79,9 @@ func (c *StatefulSetController) Run(ctx context.Context) error {
 
 func (c *StatefulSetController) podChanged(obj any) {
 	queueOwners(c.loop.queue, obj, statefulSetKind.Kind,
-		func(ns string) ([]*appsv1.StatefulSet, error) { return c.sets.StatefulSets(ns).List(labels.Everything()) },
+		func(ns string) ([]*appsv1.StatefulSet, error) {
+			return c.sets.StatefulSets(ns).List(labels.Everything())
+		},
 		func(s *appsv1.StatefulSet) *metav1.LabelSelector { return s.Spec.Selector })
 }
 
