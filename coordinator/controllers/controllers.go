@@ -15,6 +15,7 @@ type Controllers struct {
 	deployment *DeploymentController
 	daemonSet  *DaemonSetController
 	stateful   *StatefulSetController
+	volumes    *VolumeController
 }
 
 // New builds both controllers from cfg.
@@ -39,7 +40,11 @@ func New(cfg Config) (*Controllers, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Controllers{factory: f, replicaSet: rs, deployment: d, daemonSet: ds, stateful: sts}, nil
+	vols, err := NewVolumeController(cfg, f)
+	if err != nil {
+		return nil, err
+	}
+	return &Controllers{factory: f, replicaSet: rs, deployment: d, daemonSet: ds, stateful: sts, volumes: vols}, nil
 }
 
 // Run starts the informers and both controllers and returns once ctx
@@ -50,6 +55,7 @@ func (c *Controllers) Run(ctx context.Context) error {
 	g.Go(func() error { return c.deployment.Run(gctx) })
 	g.Go(func() error { return c.daemonSet.Run(gctx) })
 	g.Go(func() error { return c.stateful.Run(gctx) })
+	g.Go(func() error { return c.volumes.Run(gctx) })
 	c.factory.Start(gctx.Done())
 	err := g.Wait()
 	c.factory.Shutdown()
