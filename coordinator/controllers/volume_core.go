@@ -101,6 +101,8 @@ func decideClaim(f ClaimFacts) (ClaimPlan, error) {
 		plan.Event = &event{corev1.EventTypeWarning, "ProvisioningFailed", fmt.Sprintf(
 			"storage class %q: the %s provisioner needs volumeBindingMode WaitForFirstConsumer, since a local volume exists on one node only",
 			className, LocalPathProvisioner)}
+	case pvc.Spec.Selector != nil && len(pvc.Spec.Selector.MatchLabels)+len(pvc.Spec.Selector.MatchExpressions) > 0:
+		plan.Event = &event{corev1.EventTypeWarning, "ProvisioningFailed", "claim Selector is not supported"}
 	case f.Node == nil:
 		plan.Event = &event{corev1.EventTypeNormal, "WaitForFirstConsumer", "waiting for first consumer to be created before binding"}
 	default:

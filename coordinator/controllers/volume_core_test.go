@@ -99,6 +99,7 @@ func TestDecideClaim_localPathProvisioning(t *testing.T) {
 		{"other provisioner", &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "ebs"}, Provisioner: "ebs.csi.aws.com",
 			VolumeBindingMode: ptr.To(storagev1.VolumeBindingImmediate)}, node, testClaim("ebs", "1Gi"), "", "ExternalProvisioning"},
 		{"no class, no volume", nil, nil, testClaim("", "1Gi"), "", "FailedBinding"},
+		{"selector", wffc, node, withSelector(testClaim("local-path", "1Gi")), "", "ProvisioningFailed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plan, err := decideClaim(ClaimFacts{Claim: tc.claim, Class: tc.class, Node: tc.node})
@@ -193,5 +194,20 @@ func TestDecideVolume_phasesAndReclaim(t *testing.T) {
 				t.Fatalf("phase %q delete %v, want %q %v", phase, plan.Delete, tc.wantPhase, tc.wantDelete)
 			}
 		})
+	}
+}
+
+func withSelector(c *corev1.PersistentVolumeClaim) *corev1.PersistentVolumeClaim {
+	c.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"disk": "ssd"}}
+	return c
+}
+
+func TestDecideClaim_selectorPicksVolumes(t *testing.T) {
+	ssd := testVolume("ssd", "manual", "1Gi", corev1.ReadWriteOnce)
+	ssd.Labels = map[string]string{"disk": "ssd"}
+	plan, err := decideClaim(ClaimFacts{Claim: withSelector(testClaim("manual", "1Gi")),
+		Volumes: []*corev1.PersistentVolume{testVolume("hdd", "manual", "1Gi", corev1.ReadWriteOnce), ssd}})
+	if err != nil || plan.BindVolume == nil || plan.BindVolume.Name != "ssd" {
+		t.Fatalf("bound %+v, %v", plan.BindVolume, err)
 	}
 }

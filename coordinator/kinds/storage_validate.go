@@ -8,6 +8,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metavalidation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -159,8 +160,8 @@ func validateClaimSpec(s *corev1.PersistentVolumeClaimSpec, fld *field.Path) fie
 	if s.VolumeMode != nil && !volumeModes.Has(*s.VolumeMode) {
 		errs = append(errs, field.NotSupported(fld.Child("volumeMode"), *s.VolumeMode, sets.List(volumeModes)))
 	}
-	if s.Selector != nil && (len(s.Selector.MatchLabels)+len(s.Selector.MatchExpressions) > 0) {
-		errs = append(errs, field.Forbidden(fld.Child("selector"), "claims with a selector are not supported by this cluster"))
+	if s.Selector != nil {
+		errs = append(errs, metavalidation.ValidateLabelSelector(s.Selector, metavalidation.LabelSelectorValidationOptions{}, fld.Child("selector"))...)
 	}
 	return errs
 }
