@@ -33,6 +33,7 @@ type DaemonSetController struct {
 	revIdx  cache.Indexer
 	synced  []cache.InformerSynced
 	expects *expectations
+	record  *recorder
 }
 
 // NewDaemonSetController registers a DaemonSet controller on the
@@ -55,6 +56,7 @@ func NewDaemonSetController(cfg Config, f informers.SharedInformerFactory) (*Dae
 		synced: []cache.InformerSynced{dsInf.Informer().HasSynced, podInf.Informer().HasSynced,
 			nodeInf.Informer().HasSynced, revInf.Informer().HasSynced},
 		expects: newExpectations(),
+		record:  newRecorder("daemonset-controller"),
 	}
 	c.loop = newLoop("daemonset", cfg.Log, c.sync)
 	handlers := []struct {
@@ -79,6 +81,7 @@ func NewDaemonSetController(cfg Config, f informers.SharedInformerFactory) (*Dae
 
 // Run syncs DaemonSets until ctx ends.
 func (c *DaemonSetController) Run(ctx context.Context) error {
+	defer c.record.start(c.cfg)()
 	return c.loop.run(ctx, c.cfg.Workers, c.synced...)
 }
 
@@ -182,15 +185,19 @@ func (c *DaemonSetController) manage(ctx context.Context, key string, ds *appsv1
 	defer func() { c.expects.expect(key, created, deleted, until) }()
 	for _, p := range plan.Delete {
 		if err := pods.Delete(ctx, p.Name, deleteUID(p.UID)); ignoreNotFound(err) != nil {
+			c.record.Eventf(ds, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
 			return fmt.Errorf("delete daemon pod %s/%s: %w", p.Namespace, p.Name, err)
 		}
+		c.record.Eventf(ds, corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", p.Name)
 		deleted = append(deleted, podRef{ns: p.Namespace, name: p.Name, uid: p.UID})
 	}
 	for _, node := range plan.Create {
 		p, err := pods.Create(ctx, newDaemonPod(ds, node, plan.Hash), metav1.CreateOptions{})
 		if err != nil {
+			c.record.Eventf(ds, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)
 			return fmt.Errorf("create pod of daemonset %s for node %s: %w", key, node, err)
 		}
+		c.record.Eventf(ds, corev1.EventTypeNormal, "SuccessfulCreate", "Created pod: %s", p.Name)
 		created = append(created, podRef{ns: p.Namespace, name: p.Name, uid: p.UID})
 	}
 	return nil

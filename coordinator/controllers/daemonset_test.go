@@ -90,6 +90,7 @@ func TestControllers_daemonSetFollowsNodes(t *testing.T) {
 	if s := ds.Status; s.DesiredNumberScheduled != 2 || s.NumberReady != 2 || s.UpdatedNumberScheduled != 2 || s.NumberAvailable != 2 {
 		t.Fatalf("status %+v", s)
 	}
+	waitFor(t, "SuccessfulCreate events", eventSeen(c, "DaemonSet", "agent", "SuccessfulCreate", "Created pod: agent-"))
 	// A new node gets its pod; a node that leaves loses it.
 	createNode(t, c.cs, "edge-4", edge)
 	waitFor(t, "a pod for edge-4", func(ctx context.Context) (bool, error) {
@@ -169,5 +170,23 @@ func TestControllers_daemonSetRollingUpdateHistoryUndo(t *testing.T) {
 	}
 	if _, err := c.cs.AppsV1().DaemonSets("default").Get(ctx, "agent", metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		t.Fatal("daemonset gone")
+	}
+}
+
+// eventSeen: an event with reason about the named object whose message
+// starts with prefix has been recorded.
+func eventSeen(c *cluster, kind, name, reason, prefix string) func(ctx context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		evs, err := c.cs.CoreV1().Events("default").List(ctx, metav1.ListOptions{
+			FieldSelector: "involvedObject.kind=" + kind + ",involvedObject.name=" + name})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range evs.Items {
+			if e.Reason == reason && strings.HasPrefix(e.Message, prefix) {
+				return true, nil
+			}
+		}
+		return false, nil
 	}
 }

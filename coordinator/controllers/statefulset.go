@@ -7,6 +7,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,6 +33,7 @@ type StatefulSetController struct {
 	revIdx  cache.Indexer
 	synced  []cache.InformerSynced
 	expects *expectations
+	record  *recorder
 }
 
 // NewStatefulSetController registers a StatefulSet controller on the
@@ -54,6 +56,7 @@ func NewStatefulSetController(cfg Config, f informers.SharedInformerFactory) (*S
 		synced: []cache.InformerSynced{setInf.Informer().HasSynced, podInf.Informer().HasSynced,
 			revInf.Informer().HasSynced, pvcInf.Informer().HasSynced},
 		expects: newExpectations(),
+		record:  newRecorder("statefulset-controller"),
 	}
 	c.loop = newLoop("statefulset", cfg.Log, c.sync)
 	if _, err := setInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -74,6 +77,7 @@ func NewStatefulSetController(cfg Config, f informers.SharedInformerFactory) (*S
 
 // Run syncs StatefulSets until ctx ends.
 func (c *StatefulSetController) Run(ctx context.Context) error {
+	defer c.record.start(c.cfg)()
 	return c.loop.run(ctx, c.cfg.Workers, c.synced...)
 }
 
@@ -133,7 +137,7 @@ func (c *StatefulSetController) sync(ctx context.Context, key string) (time.Dura
 	}
 	var manageErr error
 	if c.expects.satisfied(key, now, c.seen) {
-		manageErr = c.manage(ctx, key, plan, now)
+		manageErr = c.manage(ctx, key, set, plan, now)
 	}
 	if !apiequality.Semantic.DeepEqual(plan.Status, set.Status) {
 		set.Status = plan.Status
@@ -151,12 +155,16 @@ func (c *StatefulSetController) seen(r podRef) bool {
 
 // manage creates the claims, deletes and creates the pods and deletes the
 // scaled-away claims of a plan.
-func (c *StatefulSetController) manage(ctx context.Context, key string, plan StatefulSetPlan, now time.Time) error {
+func (c *StatefulSetController) manage(ctx context.Context, key string, set *appsv1.StatefulSet, plan StatefulSetPlan, now time.Time) error {
 	core := c.cfg.Client.CoreV1()
 	for _, pvc := range plan.CreateClaims {
 		_, err := core.PersistentVolumeClaims(pvc.Namespace).Create(ctx, pvc, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
+			c.record.Eventf(set, corev1.EventTypeWarning, "FailedCreate", "create Claim %s for StatefulSet %s failed error: %v", pvc.Name, set.Name, err)
 			return fmt.Errorf("create claim %s/%s for statefulset %s: %w", pvc.Namespace, pvc.Name, key, err)
+		}
+		if err == nil {
+			c.record.Eventf(set, corev1.EventTypeNormal, "SuccessfulCreate", "create Claim %s in StatefulSet %s success", pvc.Name, set.Name)
 		}
 	}
 	until := now.Add(c.cfg.ExpectationTimeout)
@@ -164,15 +172,19 @@ func (c *StatefulSetController) manage(ctx context.Context, key string, plan Sta
 	defer func() { c.expects.expect(key, created, deleted, until) }()
 	for _, p := range plan.Delete {
 		if err := core.Pods(p.Namespace).Delete(ctx, p.Name, deleteUID(p.UID)); ignoreNotFound(err) != nil {
+			c.record.Eventf(set, corev1.EventTypeWarning, "FailedDelete", "delete Pod %s in StatefulSet %s failed error: %v", p.Name, set.Name, err)
 			return fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err)
 		}
+		c.record.Eventf(set, corev1.EventTypeNormal, "SuccessfulDelete", "delete Pod %s in StatefulSet %s successful", p.Name, set.Name)
 		deleted = append(deleted, podRef{ns: p.Namespace, name: p.Name, uid: p.UID})
 	}
 	for _, p := range plan.Create {
 		out, err := core.Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
 		if err != nil {
+			c.record.Eventf(set, corev1.EventTypeWarning, "FailedCreate", "create Pod %s in StatefulSet %s failed error: %v", p.Name, set.Name, err)
 			return fmt.Errorf("create pod %s/%s for statefulset %s: %w", p.Namespace, p.Name, key, err)
 		}
+		c.record.Eventf(set, corev1.EventTypeNormal, "SuccessfulCreate", "create Pod %s in StatefulSet %s successful", p.Name, set.Name)
 		created = append(created, podRef{ns: out.Namespace, name: out.Name, uid: out.UID})
 	}
 	var errs []error

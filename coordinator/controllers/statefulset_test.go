@@ -71,6 +71,7 @@ func TestControllers_statefulSetLifecycle(t *testing.T) {
 		}
 	}
 
+	waitFor(t, "SuccessfulCreate events", eventSeen(c, "StatefulSet", "db", "SuccessfulCreate", "create Pod db-2 in StatefulSet db successful"))
 	kubectl(t, c, "set", "image", "sts/db", "db=db:2")
 	kubectl(t, c, "rollout", "status", "sts/db", "--timeout=60s")
 	for name, img := range podImages(t, c.cs, "db") {

@@ -11,12 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 )
 
 // Keys of the volume controller's queue: a claim or a volume.
@@ -38,8 +35,7 @@ type VolumeController struct {
 	pods    corelisters.PodLister
 	nodes   corelisters.NodeLister
 	synced  []cache.InformerSynced
-	events  record.EventBroadcaster
-	record  record.EventRecorder
+	record  *recorder
 }
 
 // NewVolumeController registers a volume controller on the informers of
@@ -54,14 +50,12 @@ func NewVolumeController(cfg Config, f informers.SharedInformerFactory) (*Volume
 	scInf := f.Storage().V1().StorageClasses()
 	podInf := f.Core().V1().Pods()
 	nodeInf := f.Core().V1().Nodes()
-	b := record.NewBroadcaster()
 	c := &VolumeController{
 		cfg: cfg, claims: pvcInf.Lister(), volumes: pvInf.Lister(), classes: scInf.Lister(),
 		pods: podInf.Lister(), nodes: nodeInf.Lister(),
 		synced: []cache.InformerSynced{pvcInf.Informer().HasSynced, pvInf.Informer().HasSynced,
 			scInf.Informer().HasSynced, podInf.Informer().HasSynced, nodeInf.Informer().HasSynced},
-		events: b,
-		record: b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "persistentvolume-controller"}),
+		record: newRecorder("persistentvolume-controller"),
 	}
 	c.loop = newLoop("volume", cfg.Log, c.sync)
 	for _, h := range []struct {
@@ -85,8 +79,7 @@ func NewVolumeController(cfg Config, f informers.SharedInformerFactory) (*Volume
 
 // Run syncs claims and volumes until ctx ends.
 func (c *VolumeController) Run(ctx context.Context) error {
-	c.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.cfg.Client.CoreV1().Events("")})
-	defer c.events.Shutdown()
+	defer c.record.start(c.cfg)()
 	return c.loop.run(ctx, c.cfg.Workers, c.synced...)
 }
 
