@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const statefulSet = `apiVersion: apps/v1
@@ -83,4 +84,16 @@ func TestPods_statefulSetKeepsItsVolume(t *testing.T) {
 	n.k("wait", "--for=delete", "pod/web-0", "pod/web-1", "--timeout=60s")
 	n.k("delete", "pvc", "data-web-0", "data-web-1", "--wait=true")
 	n.k("wait", "--for=delete", "pv", "--all", "--timeout=60s")
+	// Reclaim policy Delete: the node removes the directories too.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		left, err := os.ReadDir(volumes)
+		if err == nil && len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("volume directories left on the node: %v %v", left, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
