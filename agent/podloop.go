@@ -131,6 +131,7 @@ func (p *Pods) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { l.status.run(gctx); return nil })
 	g.Go(func() error { return l.run(gctx, podInf) })
+	g.Go(func() error { return sweepLocalVolumes(gctx, p.cs, p.cfg.NodeName, p.cfg.Log) })
 	err = g.Wait()
 	l.probes.wait()
 	return err

@@ -61,6 +61,12 @@ func (v volumes) setup(pod *corev1.Pod, facts podFacts, objs Objects) (map[strin
 				return nil, configErrorf("volume %s: %v", vol.Name, err)
 			}
 			out[vol.Name] = src.HostPath.Path
+		case src.PersistentVolumeClaim != nil:
+			dir, err := claimDir(pod, src.PersistentVolumeClaim, objs)
+			if err != nil {
+				return nil, fmt.Errorf("volume %s: %w", vol.Name, err)
+			}
+			out[vol.Name] = dir
 		default:
 			return nil, configErrorf("volume %s: this node supports emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes", vol.Name)
 		}

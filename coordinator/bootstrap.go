@@ -35,8 +35,9 @@ func LocalConfig(socket string) *rest.Config {
 // systemNamespaces exist in every cluster.
 var systemNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
 
-// bootstrap makes the objects every cluster has: the system namespaces and
-// the kubernetes service in default, whose endpoints name this API server.
+// bootstrap makes the objects every cluster has: the system namespaces,
+// the default local-path StorageClass and the kubernetes service in
+// default, whose endpoints name this API server.
 func (c *Coordinator) bootstrap(ctx context.Context, cidr netip.Prefix, advertise net.IP, port int) error {
 	cs, err := kubernetes.NewForConfig(LocalConfig(c.cfg.Socket))
 	if err != nil {
@@ -55,6 +56,9 @@ func (c *Coordinator) bootstrap(ctx context.Context, cidr netip.Prefix, advertis
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("namespace %s: %w", name, err)
 		}
+	}
+	if _, err := cs.StorageV1().StorageClasses().Create(ctx, localPathClass(), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("storage class %s: %w", localPathClassName, err)
 	}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default",

@@ -282,7 +282,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		NodeConnection: nodes.connect,
 		Log:            log,
 	}, nodeRestriction{}, podCIDRs, &serviceAlloc{store: st, cidr: cidr.Masked(), portRange: portRange},
-		defaultTolerations{seconds: cfg.DefaultTolerationSeconds})
+		defaultTolerations{seconds: cfg.DefaultTolerationSeconds}, newDefaultClass(st, reg))
 	if err != nil {
 		return err
 	}

@@ -7,61 +7,63 @@ import (
 	"k8s.io/client-go/informers"
 )
 
-// Controllers runs the Deployment and ReplicaSet controllers over one set
-// of shared informers.
-type Controllers struct {
-	factory    informers.SharedInformerFactory
-	replicaSet *ReplicaSetController
-	deployment *DeploymentController
-	endpoints  *EndpointsController
-	nodes      *NodeLifecycleController
-	taints     *TaintManager
-	disruption *DisruptionController
+// runner is one controller's loop.
+type runner interface {
+	Run(ctx context.Context) error
 }
 
-// New builds both controllers from cfg.
+// constructor builds a controller over the shared informers.
+type constructor func(Config, informers.SharedInformerFactory) (runner, error)
+
+// as adapts a controller's typed constructor.
+func as[T runner](build func(Config, informers.SharedInformerFactory) (T, error)) constructor {
+	return func(cfg Config, f informers.SharedInformerFactory) (runner, error) { return build(cfg, f) }
+}
+
+// all are the coordinator's controllers. ReplicaSet and Deployment come
+// first: they add the pod index by controller that the others reuse.
+var all = []constructor{
+	as(NewReplicaSetController),
+	as(NewDeploymentController),
+	as(NewEndpointsController),
+	as(NewNodeLifecycleController),
+	as(NewTaintManager),
+	as(NewDisruptionController),
+	as(NewDaemonSetController),
+	as(NewStatefulSetController),
+	as(NewVolumeController),
+}
+
+// Controllers runs every controller over one set of shared informers.
+type Controllers struct {
+	factory informers.SharedInformerFactory
+	runners []runner
+}
+
+// New builds every controller from cfg.
 func New(cfg Config) (*Controllers, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	f := informers.NewSharedInformerFactory(cfg.Client, cfg.Resync)
-	rs, err := NewReplicaSetController(cfg, f)
-	if err != nil {
-		return nil, err
+	c := &Controllers{factory: f}
+	for _, build := range all {
+		r, err := build(cfg, f)
+		if err != nil {
+			return nil, err
+		}
+		c.runners = append(c.runners, r)
 	}
-	d, err := NewDeploymentController(cfg, f)
-	if err != nil {
-		return nil, err
-	}
-	ep, err := NewEndpointsController(cfg, f)
-	if err != nil {
-		return nil, err
-	}
-	nl, err := NewNodeLifecycleController(cfg, f)
-	if err != nil {
-		return nil, err
-	}
-	tm, err := NewTaintManager(cfg, f)
-	if err != nil {
-		return nil, err
-	}
-	dc, err := NewDisruptionController(cfg, f)
-	if err != nil {
-		return nil, err
-	}
-	return &Controllers{factory: f, replicaSet: rs, deployment: d, endpoints: ep, nodes: nl, taints: tm, disruption: dc}, nil
+	return c, nil
 }
 
-// Run starts the informers and both controllers and returns once ctx
-// ends and every goroutine they started has stopped.
+// Run starts the informers and the controllers and returns once ctx ends
+// and every goroutine they started has stopped.
 func (c *Controllers) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return c.replicaSet.Run(gctx) })
-	g.Go(func() error { return c.deployment.Run(gctx) })
-	g.Go(func() error { return c.endpoints.Run(gctx) })
-	g.Go(func() error { return c.nodes.Run(gctx) })
-	g.Go(func() error { return c.taints.Run(gctx) })
-	g.Go(func() error { return c.disruption.Run(gctx) })
+	for _, r := range c.runners {
+		g.Go(func() error { return r.Run(gctx) })
+	}
 	c.factory.Start(gctx.Done())
 	err := g.Wait()
 	c.factory.Shutdown()

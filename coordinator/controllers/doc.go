@@ -1,7 +1,12 @@
 // Package controllers runs the apps/v1 workload controllers of the
 // coordinator: the ReplicaSet controller, which keeps a ReplicaSet's pods
 // at its replica count, and the Deployment controller, which rolls a
-// Deployment's pod template out through ReplicaSets.
+// Deployment's pod template out through ReplicaSets. The DaemonSet
+// controller keeps a pod on every eligible node and the StatefulSet
+// controller keeps ordinal pods and their claims; both roll templates out
+// through ControllerRevisions. The volume controller binds claims to
+// volumes and provisions node-local volumes for the keel.dev/local-path
+// provisioner.
 //
 // Each controller is a pure core and a thin loop. The core,
 // decideReplicaSet or decideDeployment, takes the desired object, the

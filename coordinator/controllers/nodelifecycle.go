@@ -12,8 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	coordinationlisters "k8s.io/client-go/listers/coordination/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -54,14 +52,6 @@ func podsOnNode(idx cache.Indexer, node string) ([]*corev1.Pod, error) {
 		}
 	}
 	return pods, nil
-}
-
-// newRecorder starts an event recorder writing through client as
-// component; stop flushes and ends it.
-func newRecorder(ctx context.Context, client kubernetes.Interface, component string) (record.EventRecorder, func()) {
-	b := record.NewBroadcaster(record.WithContext(ctx))
-	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
-	return b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component}), b.Shutdown
 }
 
 // NodeLifecycleController watches node heartbeats: a node silent for
@@ -111,7 +101,9 @@ func NewNodeLifecycleController(cfg Config, f informers.SharedInformerFactory) (
 
 // Run watches nodes until ctx ends.
 func (c *NodeLifecycleController) Run(ctx context.Context) error {
-	rec, stop := newRecorder(ctx, c.cfg.Client, "node-controller")
+	r := newRecorder("node-controller")
+	stop := r.start(c.cfg)
+	rec := record.EventRecorder(r)
 	defer stop()
 	c.events = rec
 	return c.loop.run(ctx, c.cfg.Workers, c.synced...)

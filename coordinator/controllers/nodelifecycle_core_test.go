@@ -13,8 +13,8 @@ import (
 
 const grace = 8 * time.Second
 
-// testNode is a node that posted Ready status at heartbeat.
-func testNode(status corev1.ConditionStatus, heartbeat time.Time) *corev1.Node {
+// heartbeatNode is a node that posted Ready status at heartbeat.
+func heartbeatNode(status corev1.ConditionStatus, heartbeat time.Time) *corev1.Node {
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1", CreationTimestamp: metav1.NewTime(t0.Add(-time.Hour))}}
 	for _, typ := range nodeConditionTypes {
 		st := corev1.ConditionFalse
@@ -50,21 +50,21 @@ func TestDecideNode_heartbeats(t *testing.T) {
 		podsNotRdy bool
 		requeue    time.Duration
 	}{
-		{name: "fresh heartbeat", node: testNode(corev1.ConditionTrue, t0), lease: testLease(t0, 8), now: t0.Add(3 * time.Second),
+		{name: "fresh heartbeat", node: heartbeatNode(corev1.ConditionTrue, t0), lease: testLease(t0, 8), now: t0.Add(3 * time.Second),
 			requeue: 6 * time.Second},
-		{name: "fresh lease, old status", node: testNode(corev1.ConditionTrue, t0.Add(-time.Minute)), lease: testLease(t0, 8), now: t0.Add(7 * time.Second),
+		{name: "fresh lease, old status", node: heartbeatNode(corev1.ConditionTrue, t0.Add(-time.Minute)), lease: testLease(t0, 8), now: t0.Add(7 * time.Second),
 			requeue: 2 * time.Second},
-		{name: "silent past the grace", node: testNode(corev1.ConditionTrue, t0), lease: testLease(t0, 8), now: t0.Add(9 * time.Second),
+		{name: "silent past the grace", node: heartbeatNode(corev1.ConditionTrue, t0), lease: testLease(t0, 8), now: t0.Add(9 * time.Second),
 			goUnknown: true, taints: "node.kubernetes.io/unreachable:NoSchedule node.kubernetes.io/unreachable:NoExecute ", podsNotRdy: true},
-		{name: "a long lease gives half its duration", node: testNode(corev1.ConditionTrue, t0), lease: testLease(t0, 40), now: t0.Add(15 * time.Second),
+		{name: "a long lease gives half its duration", node: heartbeatNode(corev1.ConditionTrue, t0), lease: testLease(t0, 40), now: t0.Add(15 * time.Second),
 			requeue: 6 * time.Second},
-		{name: "a long lease expired", node: testNode(corev1.ConditionTrue, t0), lease: testLease(t0, 40), now: t0.Add(21 * time.Second),
+		{name: "a long lease expired", node: heartbeatNode(corev1.ConditionTrue, t0), lease: testLease(t0, 40), now: t0.Add(21 * time.Second),
 			goUnknown: true, taints: "node.kubernetes.io/unreachable:NoSchedule node.kubernetes.io/unreachable:NoExecute ", podsNotRdy: true},
-		{name: "no lease: the status heartbeat counts", node: testNode(corev1.ConditionTrue, t0), now: t0.Add(5 * time.Second),
+		{name: "no lease: the status heartbeat counts", node: heartbeatNode(corev1.ConditionTrue, t0), now: t0.Add(5 * time.Second),
 			requeue: 4 * time.Second},
-		{name: "not ready", node: testNode(corev1.ConditionFalse, t0), lease: testLease(t0, 8), now: t0.Add(time.Second),
+		{name: "not ready", node: heartbeatNode(corev1.ConditionFalse, t0), lease: testLease(t0, 8), now: t0.Add(time.Second),
 			taints: "node.kubernetes.io/not-ready:NoSchedule node.kubernetes.io/not-ready:NoExecute ", podsNotRdy: true, requeue: 8 * time.Second},
-		{name: "already unknown", node: testNode(corev1.ConditionUnknown, t0), now: t0.Add(time.Hour),
+		{name: "already unknown", node: heartbeatNode(corev1.ConditionUnknown, t0), now: t0.Add(time.Hour),
 			taints: "node.kubernetes.io/unreachable:NoSchedule node.kubernetes.io/unreachable:NoExecute ", podsNotRdy: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,7 +97,7 @@ func TestDecideNode_heartbeats(t *testing.T) {
 }
 
 func TestDecideNode_taintsComeAndGo(t *testing.T) {
-	n := testNode(corev1.ConditionTrue, t0)
+	n := heartbeatNode(corev1.ConditionTrue, t0)
 	n.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule}}
 	plan := decideNode(n, testLease(t0, 8), grace, t0.Add(10*time.Second))
 	if !plan.TaintsChanged {
@@ -115,7 +115,7 @@ func TestDecideNode_taintsComeAndGo(t *testing.T) {
 		t.Fatalf("second sync changed something: %+v", again)
 	}
 	// The node comes back: the managed taints go, the user's stays.
-	back := testNode(corev1.ConditionTrue, t0.Add(2*time.Minute))
+	back := heartbeatNode(corev1.ConditionTrue, t0.Add(2*time.Minute))
 	back.Spec.Taints = n.Spec.Taints
 	plan = decideNode(back, testLease(t0.Add(2*time.Minute), 8), grace, t0.Add(2*time.Minute))
 	if got := taintNames(plan.Taints); !plan.TaintsChanged || got != "dedicated:NoSchedule " || plan.PodsNotReady {
@@ -124,7 +124,7 @@ func TestDecideNode_taintsComeAndGo(t *testing.T) {
 }
 
 func TestDecideNode_cordonedAndNew(t *testing.T) {
-	n := testNode(corev1.ConditionTrue, t0)
+	n := heartbeatNode(corev1.ConditionTrue, t0)
 	n.Spec.Unschedulable = true
 	if got := taintNames(decideNode(n, nil, grace, t0).Taints); got != "node.kubernetes.io/unschedulable:NoSchedule " {
 		t.Fatalf("cordoned node taints %q", got)

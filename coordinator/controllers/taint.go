@@ -60,7 +60,9 @@ func NewTaintManager(cfg Config, f informers.SharedInformerFactory) (*TaintManag
 
 // Run evicts pods until ctx ends.
 func (c *TaintManager) Run(ctx context.Context) error {
-	rec, stop := newRecorder(ctx, c.cfg.Client, "taint-eviction-controller")
+	r := newRecorder("taint-eviction-controller")
+	stop := r.start(c.cfg)
+	rec := record.EventRecorder(r)
 	defer stop()
 	c.events = rec
 	return c.loop.run(ctx, c.cfg.Workers, c.synced...)

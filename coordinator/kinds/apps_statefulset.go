@@ -82,7 +82,7 @@ func validateStatefulSetSpec(spec *appsv1.StatefulSetSpec, fld *field.Path) fiel
 	} else if !selector.Empty() && !selector.Matches(labels.Set(spec.Template.Labels)) {
 		errs = append(errs, field.Invalid(tf.Child("metadata", "labels"), spec.Template.Labels, msgSelectorMismatch))
 	}
-	errs = append(errs, ValidatePodTemplateSpec(&spec.Template, tf)...)
+	errs = append(errs, ValidatePodTemplateSpec(withClaimVolumes(spec), tf)...)
 	errs = append(errs, validateAlwaysRestart(&spec.Template, tf.Child("spec"))...)
 	if spec.Template.Spec.ActiveDeadlineSeconds != nil {
 		errs = append(errs, field.Forbidden(tf.Child("spec", "activeDeadlineSeconds"), "activeDeadlineSeconds in StatefulSet is not Supported"))
@@ -175,3 +175,23 @@ func validateClaimTemplates(ts []corev1.PersistentVolumeClaim, fld *field.Path) 
 // mustBeOneOf renders two allowed values the way Kubernetes words it:
 // must be 'A' or 'B'.
 func mustBeOneOf[T ~string](a, b T) string { return fmt.Sprintf("must be '%s' or '%s'", a, b) }
+
+// withClaimVolumes is the set's pod template with a volume for each
+// volume claim template it lacks, as the controller gives its pods, so
+// that mounts of claim templates validate.
+func withClaimVolumes(spec *appsv1.StatefulSetSpec) *corev1.PodTemplateSpec {
+	t := spec.Template.DeepCopy()
+	have := map[string]bool{}
+	for _, v := range t.Spec.Volumes {
+		have[v.Name] = true
+	}
+	for _, c := range spec.VolumeClaimTemplates {
+		if have[c.Name] || len(validation.IsDNS1123Label(c.Name)) > 0 {
+			continue // reported on the claim template itself
+		}
+		have[c.Name] = true
+		t.Spec.Volumes = append(t.Spec.Volumes, corev1.Volume{Name: c.Name, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Name}}})
+	}
+	return t
+}

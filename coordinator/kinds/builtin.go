@@ -8,5 +8,6 @@ func Builtin() (*Registry, error) {
 	ks = append(ks, batchKinds()...)
 	ks = append(ks, leaseKind())
 	ks = append(ks, policyKinds()...)
+	ks = append(ks, storageKinds()...)
 	return NewRegistry(ks...)
 }
