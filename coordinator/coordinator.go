@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
 
@@ -243,6 +244,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	portRange, _ := parsePortRange(cfg.NodePortRange)
 	cidr, _ := netip.ParsePrefix(cfg.ServiceCIDR)
 
+	repl := &replication{st: st, poll: 20 * time.Millisecond, heartbeat: time.Second}
 	podCIDRs, err := newPodCIDRAlloc(st, cfg.ClusterCIDR, cfg.NodeCIDRBits)
 	if err != nil {
 		return err
@@ -269,6 +271,10 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			return keelapi.ClusterStatus{Coordinator: cfg.NodeName, Node: cfg.NodeName, APIAddress: advertiseURL, Version: keelversion.Version, Revision: st.Revision(), CAHash: auth.CAHash()}
 		},
 		Kubeconfig: func() ([]byte, error) { return auth.AdminKubeconfig(advertiseURL) },
+		Handlers: map[string]http.Handler{
+			ReplicatePath: http.HandlerFunc(repl.serveRecords),
+			SnapshotPath:  http.HandlerFunc(repl.serveSnapshot),
+		},
 		Unauthenticated: map[string]http.Handler{keelapi.JoinPath: &joinHandler{
 			auth: auth,
 			secret: func(ctx context.Context, name string) (*corev1.Secret, error) {
@@ -345,4 +351,33 @@ func (c *Coordinator) NodeUnreachable(ctx context.Context, node string) {
 	if err := controllers.MarkNodeUnreachable(ctx, cs, node, time.Now()); err != nil {
 		c.cfg.Log.Warn("mark node unreachable", "node", node, "err", err)
 	}
+}
+
+// Revision is the store's current revision; 0 when not running.
+func (c *Coordinator) Revision() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.store == nil {
+		return 0
+	}
+	return c.store.Revision()
+}
+
+// Announce records an event about this coordinator's node, for what
+// operators must know: a takeover, say.
+func (c *Coordinator) Announce(ctx context.Context, eventType, reason, message string) error {
+	cs, err := kubernetes.NewForConfig(LocalConfig(c.cfg.Socket))
+	if err != nil {
+		return err
+	}
+	now := metav1.Now()
+	ev := &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{GenerateName: c.cfg.NodeName + ".", Namespace: metav1.NamespaceDefault},
+		InvolvedObject: corev1.ObjectReference{Kind: "Node", Name: c.cfg.NodeName, UID: types.UID(c.cfg.NodeName)},
+		Reason:         reason, Message: message, Type: eventType,
+		Source:         corev1.EventSource{Component: "keel-coordinator", Host: c.cfg.NodeName},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+	}
+	_, err = cs.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{})
+	return err
 }

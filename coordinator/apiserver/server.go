@@ -44,6 +44,9 @@ type Config struct {
 	// Authorize decides what users outside system:masters may do; nil
 	// lets every authenticated user do everything.
 	Authorize Authorizer
+	// Handlers serve further paths under /keel/v1/, after authentication
+	// and authorization, keyed by path.
+	Handlers map[string]http.Handler
 	// Unauthenticated serves paths that authenticate by themselves (the
 	// join endpoint checks its token), keyed by path.
 	Unauthenticated map[string]http.Handler
@@ -217,6 +220,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serveKeel(w http.ResponseWriter, r *http.Request) {
 	if s.serveNodeImages(w, r) {
+		return
+	}
+	if h, ok := s.cfg.Handlers[r.URL.Path]; ok {
+		h.ServeHTTP(w, r)
 		return
 	}
 	if r.Method != http.MethodGet {
