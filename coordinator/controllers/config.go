@@ -22,6 +22,10 @@ type Config struct {
 	// for its own pod creations and deletions to show up in its cache
 	// before it trusts the cache again.
 	ExpectationTimeout time.Duration
+	// JobBackoff is the delay before the Job controller replaces the first
+	// failed pod of a Job; it doubles with each further failure, up to six
+	// minutes.
+	JobBackoff time.Duration
 	// Now is the clock the controllers read; time.Now when nil.
 	Now func() time.Time
 	// Log receives what the loops do; slog.Default when nil.
@@ -36,6 +40,7 @@ func DefaultConfig(client kubernetes.Interface) Config {
 		Workers:            4,
 		Resync:             10 * time.Minute,
 		ExpectationTimeout: 5 * time.Minute,
+		JobBackoff:         10 * time.Second,
 		Now:                time.Now,
 		Log:                slog.Default(),
 	}
@@ -47,6 +52,7 @@ func TestConfig(client kubernetes.Interface) Config {
 	c.Workers = 2
 	c.Resync = 30 * time.Second
 	c.ExpectationTimeout = 10 * time.Second
+	c.JobBackoff = 100 * time.Millisecond
 	return c
 }
 
@@ -57,6 +63,9 @@ func (c Config) Validate() error {
 	}
 	if c.Workers < 1 {
 		return errors.New("controllers: at least one worker is required")
+	}
+	if c.JobBackoff < 0 {
+		return errors.New("controllers: the job back-off must not be negative")
 	}
 	if c.Resync < 0 || c.ExpectationTimeout <= 0 {
 		return errors.New("controllers: resync must not be negative and the expectation timeout must be positive")

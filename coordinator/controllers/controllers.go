@@ -13,6 +13,9 @@ type Controllers struct {
 	factory    informers.SharedInformerFactory
 	replicaSet *ReplicaSetController
 	deployment *DeploymentController
+	gc         *GarbageCollector
+	job        *JobController
+	cronJob    *CronJobController
 }
 
 // New builds both controllers from cfg.
@@ -29,7 +32,19 @@ func New(cfg Config) (*Controllers, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Controllers{factory: f, replicaSet: rs, deployment: d}, nil
+	gc, err := NewGarbageCollector(cfg, f)
+	if err != nil {
+		return nil, err
+	}
+	job, err := NewJobController(cfg, f)
+	if err != nil {
+		return nil, err
+	}
+	cj, err := NewCronJobController(cfg, f)
+	if err != nil {
+		return nil, err
+	}
+	return &Controllers{factory: f, replicaSet: rs, deployment: d, gc: gc, job: job, cronJob: cj}, nil
 }
 
 // Run starts the informers and both controllers and returns once ctx
@@ -38,6 +53,9 @@ func (c *Controllers) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.replicaSet.Run(gctx) })
 	g.Go(func() error { return c.deployment.Run(gctx) })
+	g.Go(func() error { return c.gc.Run(gctx) })
+	g.Go(func() error { return c.job.Run(gctx) })
+	g.Go(func() error { return c.cronJob.Run(gctx) })
 	c.factory.Start(gctx.Done())
 	err := g.Wait()
 	c.factory.Shutdown()
