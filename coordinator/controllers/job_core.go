@@ -213,7 +213,9 @@ func decideJob(job *batchv1.Job, pods []*corev1.Pod, now time.Time, backoff time
 	case job.Spec.Completions != nil:
 		want = min(par, int(*job.Spec.Completions)-len(jp.succeeded))
 	case len(jp.succeeded) > 0:
-		want = 0
+		// A work queue with a success starts nothing more and lets the
+		// pods still running finish.
+		want = min(par, len(jp.active))
 	}
 	active := len(jp.active) - len(plan.Delete)
 	switch {
