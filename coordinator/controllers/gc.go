@@ -154,8 +154,15 @@ func (gc *GarbageCollector) changed(r *gcResource, old, obj any) {
 	if !ok {
 		return
 	}
-	if len(m.GetOwnerReferences()) > 0 || (m.GetDeletionTimestamp() != nil && hasGCFinalizer(m)) {
+	if len(m.GetOwnerReferences()) > 0 {
 		gc.loop.queue.Add(gc.key(r, m))
+	}
+	if m.GetDeletionTimestamp() != nil && hasGCFinalizer(m) {
+		// An owner now waiting: it, and its dependents, which see it so.
+		gc.loop.queue.Add(gc.key(r, m))
+		for _, d := range gc.dependents(m.GetUID()) {
+			gc.loop.queue.Add(d.Resource + "|" + d.Namespace + "/" + d.Name)
+		}
 	}
 	if o, ok := old.(metav1.Object); ok {
 		gc.queueDeletingOwners(o)

@@ -45,8 +45,10 @@ func indexedJob() jobOpt {
 func backoffLimit(n int32) jobOpt { return func(j *batchv1.Job) { j.Spec.BackoffLimit = ptr.To(n) } }
 func suspended() jobOpt           { return func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(true) } }
 func notStarted() jobOpt          { return func(j *batchv1.Job) { j.Status.StartTime = nil } }
-func deadline(s int64) jobOpt     { return func(j *batchv1.Job) { j.Spec.ActiveDeadlineSeconds = ptr.To(s) } }
-func ttl(s int32) jobOpt          { return func(j *batchv1.Job) { j.Spec.TTLSecondsAfterFinished = ptr.To(s) } }
+func deadline(s int64) jobOpt {
+	return func(j *batchv1.Job) { j.Spec.ActiveDeadlineSeconds = ptr.To(s) }
+}
+func ttl(s int32) jobOpt { return func(j *batchv1.Job) { j.Spec.TTLSecondsAfterFinished = ptr.To(s) } }
 func withCondition(ct batchv1.JobConditionType, at time.Time) jobOpt {
 	return func(j *batchv1.Job) {
 		j.Status.Conditions = append(j.Status.Conditions, batchv1.JobCondition{Type: ct, Status: corev1.ConditionTrue,
