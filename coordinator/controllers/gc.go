@@ -352,9 +352,13 @@ func (gc *GarbageCollector) act(ctx context.Context, a gcAction) error {
 	return nil
 }
 
-// patchMeta merge-patches metadata fields of t, refused if t's UID changed.
+// patchMeta merge-patches metadata fields of t, refused if t changed
+// since it was seen.
 func (gc *GarbageCollector) patchMeta(ctx context.Context, r *gcResource, t gcNode, fields map[string]any) error {
 	fields["uid"] = t.UID
+	if t.ResourceVersion != "" {
+		fields["resourceVersion"] = t.ResourceVersion
+	}
 	body, err := json.Marshal(map[string]any{"metadata": fields})
 	if err != nil {
 		return err

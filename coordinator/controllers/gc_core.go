@@ -10,19 +10,21 @@ import (
 // gcNode is what the garbage collector knows of one object: who it is,
 // whether it is being deleted, its finalizers and its owner references.
 type gcNode struct {
-	Resource   string // the collector's name of its resource, "apps/replicasets"
-	Namespace  string
-	Name       string
-	UID        types.UID
-	Deleting   bool
-	Finalizers []string
-	Owners     []metav1.OwnerReference
+	Resource  string // the collector's name of its resource, "apps/replicasets"
+	Namespace string
+	Name      string
+	UID       types.UID
+	// ResourceVersion is the version seen, which writes are made against.
+	ResourceVersion string
+	Deleting        bool
+	Finalizers      []string
+	Owners          []metav1.OwnerReference
 }
 
 func gcNodeOf(resource string, m metav1.Object) gcNode {
 	return gcNode{
 		Resource: resource, Namespace: m.GetNamespace(), Name: m.GetName(), UID: m.GetUID(),
-		Deleting: m.GetDeletionTimestamp() != nil, Finalizers: m.GetFinalizers(), Owners: m.GetOwnerReferences(),
+		ResourceVersion: m.GetResourceVersion(), Deleting: m.GetDeletionTimestamp() != nil, Finalizers: m.GetFinalizers(), Owners: m.GetOwnerReferences(),
 	}
 }
 
