@@ -108,9 +108,9 @@ func decideJob(job *batchv1.Job, pods []*corev1.Pod, now time.Time, backoff time
 	}
 	countJobPods(st, jp)
 	plan.Status = *st
-	finished := jobFinished(job)
-	if finished != "" {
-		plan.Delete = jp.active
+	if jobFinished(job) != "" {
+		// A finished Job leaves its pods alone, as in Kubernetes: the
+		// sync that finished it already deleted the active ones.
 		plan.DeleteJob, plan.RequeueAfter = jobTTL(job, now)
 		return plan, nil
 	}

@@ -198,6 +198,8 @@ func TestDecideJob_plans(t *testing.T) {
 			want: "Failed=True/; delete job"},
 		{name: "finished: no ttl, pods kept", job: testJob(withCondition(batchv1.JobComplete, t0.Add(-time.Hour))),
 			pods: []*corev1.Pod{jobPod("a", finished(corev1.PodSucceeded, t0))}, want: "Complete=True/"},
+		{name: "finished: a pod seen running again is left alone", job: testJob(withCondition(batchv1.JobComplete, t0.Add(-time.Hour))),
+			pods: []*corev1.Pod{jobPod("a", phase(corev1.PodRunning))}, want: "Complete=True/"},
 		{name: "adopts a matching orphan", job: testJob(), pods: []*corev1.Pod{jobPod("a", orphan(), phase(corev1.PodRunning))},
 			want: "adopt a"},
 		{name: "indexed: missing indexes, lowest first", job: testJob(indexedJob(), completions(4), parallelism(2)),
