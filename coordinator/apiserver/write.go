@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -555,12 +556,14 @@ func (s *Server) deleteOne(ctx context.Context, k *kinds.Kind, ns, name string, 
 				return nil, apierrors.NewConflict(gr, name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, cur.GetResourceVersion()))
 			}
 		}
+		fins := gcFinalizers(k, cur, opts)
 		if grace, graceful := podGrace(cur, opts); graceful {
 			ds := cur.GetDeletionGracePeriodSeconds()
-			if cur.GetDeletionTimestamp() != nil && ds != nil && *ds == grace {
+			if cur.GetDeletionTimestamp() != nil && ds != nil && *ds == grace && slices.Equal(fins, cur.GetFinalizers()) {
 				return cur, nil
 			}
 			next := cur.DeepCopyObject().(kinds.Object)
+			next.SetFinalizers(fins)
 			at := metav1.NewTime(s.cfg.Now().Add(time.Duration(grace) * time.Second).Truncate(time.Second))
 			next.SetDeletionTimestamp(&at)
 			next.SetDeletionGracePeriodSeconds(&grace)
@@ -570,22 +573,27 @@ func (s *Server) deleteOne(ctx context.Context, k *kinds.Kind, ns, name string, 
 			}
 			return out, err
 		}
-		if len(cur.GetFinalizers()) == 0 && !hasSpecFinalizers(cur) {
+		if len(fins) == 0 && !hasSpecFinalizers(cur) {
 			out, err := s.remove(ctx, k, cur, modRev, dry)
 			if err != nil && apierrors.IsConflict(err) && opts.Preconditions == nil && attempt < updateRetries {
 				continue
 			}
 			return out, err
 		}
-		if cur.GetDeletionTimestamp() != nil {
-			return cur, nil
-		}
 		next := cur.DeepCopyObject().(kinds.Object)
-		now := metav1.NewTime(s.cfg.Now().Truncate(1e9))
-		next.SetDeletionTimestamp(&now)
-		var zero int64
-		next.SetDeletionGracePeriodSeconds(&zero)
-		markTerminating(next)
+		next.SetFinalizers(fins)
+		if cur.GetDeletionTimestamp() != nil {
+			// A second delete may only change how dependents go.
+			if slices.Equal(fins, cur.GetFinalizers()) {
+				return cur, nil
+			}
+		} else {
+			now := metav1.NewTime(s.cfg.Now().Truncate(1e9))
+			next.SetDeletionTimestamp(&now)
+			var zero int64
+			next.SetDeletionGracePeriodSeconds(&zero)
+			markTerminating(next)
+		}
 		out, err := s.commit(ctx, k, "update", next, modRev, dry, nil)
 		if err != nil && apierrors.IsConflict(err) && attempt < updateRetries {
 			continue

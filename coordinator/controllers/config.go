@@ -27,6 +27,10 @@ type Config struct {
 	// it is tainted unreachable (Kubernetes: 40s). A node is never given
 	// less than half its own lease's leaseDurationSeconds.
 	NodeMonitorGracePeriod time.Duration
+	// JobBackoff is the delay before the Job controller replaces the first
+	// failed pod of a Job; it doubles with each further failure, up to six
+	// minutes.
+	JobBackoff time.Duration
 	// Now is the clock the controllers read; time.Now when nil.
 	Now func() time.Time
 	// Log receives what the loops do; slog.Default when nil.
@@ -41,6 +45,7 @@ func DefaultConfig(client kubernetes.Interface) Config {
 		Workers:            4,
 		Resync:             10 * time.Minute,
 		ExpectationTimeout: 5 * time.Minute,
+		JobBackoff:         10 * time.Second,
 		Now:                time.Now,
 		Log:                slog.Default(),
 
@@ -54,6 +59,7 @@ func TestConfig(client kubernetes.Interface) Config {
 	c.Workers = 2
 	c.Resync = 30 * time.Second
 	c.ExpectationTimeout = 10 * time.Second
+	c.JobBackoff = 100 * time.Millisecond
 	return c
 }
 
@@ -67,6 +73,9 @@ func (c Config) Validate() error {
 	}
 	if c.NodeMonitorGracePeriod <= 0 {
 		return errors.New("controllers: the node monitor grace period must be positive")
+	}
+	if c.JobBackoff < 0 {
+		return errors.New("controllers: the job back-off must not be negative")
 	}
 	if c.Resync < 0 || c.ExpectationTimeout <= 0 {
 		return errors.New("controllers: resync must not be negative and the expectation timeout must be positive")

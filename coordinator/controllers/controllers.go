@@ -32,6 +32,9 @@ var all = []constructor{
 	as(NewDaemonSetController),
 	as(NewStatefulSetController),
 	as(NewVolumeController),
+	as(NewGarbageCollector),
+	as(NewJobController),
+	as(NewCronJobController),
 }
 
 // Controllers runs every controller over one set of shared informers.

@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -121,8 +120,9 @@ func (c *DaemonSetController) sync(ctx context.Context, key string) (time.Durati
 	}
 	cached, err := c.dss.DaemonSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
+		// The garbage collector deletes what the set owned.
 		c.expects.forget(key)
-		return 0, c.cascade(ctx, ns, name)
+		return 0, nil
 	}
 	if err != nil {
 		return 0, err
@@ -203,17 +203,3 @@ func (c *DaemonSetController) manage(ctx context.Context, key string, ds *appsv1
 	return nil
 }
 
-// cascade deletes the pods and revisions of a DaemonSet that is gone.
-func (c *DaemonSetController) cascade(ctx context.Context, ns, name string) error {
-	exists := func(ctx context.Context, uid types.UID) (bool, error) {
-		ds, err := c.cfg.Client.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
-		return err == nil && ds.UID == uid, ignoreNotFound(err)
-	}
-	return errors.Join(
-		cascade(ctx, c.podIdx, ns, daemonSetKind.Kind, name, exists, func(ctx context.Context, obj metav1.Object) error {
-			return c.cfg.Client.CoreV1().Pods(ns).Delete(ctx, obj.GetName(), deleteUID(obj.GetUID()))
-		}),
-		cascade(ctx, c.revIdx, ns, daemonSetKind.Kind, name, exists, func(ctx context.Context, obj metav1.Object) error {
-			return c.cfg.Client.AppsV1().ControllerRevisions(ns).Delete(ctx, obj.GetName(), deleteUID(obj.GetUID()))
-		}))
-}

@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -107,17 +106,9 @@ func (c *DeploymentController) sync(ctx context.Context, key string) (time.Durat
 	if err != nil {
 		return 0, nil
 	}
-	apps := c.cfg.Client.AppsV1()
 	cached, err := c.ds.Deployments(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		return 0, cascade(ctx, c.rsIdx, ns, deploymentKind.Kind, name,
-			func(ctx context.Context, uid types.UID) (bool, error) {
-				d, err := apps.Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-				return err == nil && d.UID == uid, ignoreNotFound(err)
-			},
-			func(ctx context.Context, obj metav1.Object) error {
-				return apps.ReplicaSets(ns).Delete(ctx, obj.GetName(), deleteUID(obj.GetUID()))
-			})
+		return 0, nil
 	}
 	if err != nil {
 		return 0, err

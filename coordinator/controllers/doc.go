@@ -1,19 +1,21 @@
-// Package controllers runs the apps/v1 workload controllers of the
-// coordinator: the ReplicaSet controller, which keeps a ReplicaSet's pods
-// at its replica count, and the Deployment controller, which rolls a
-// Deployment's pod template out through ReplicaSets. The DaemonSet
-// controller keeps a pod on every eligible node and the StatefulSet
-// controller keeps ordinal pods and their claims; both roll templates out
-// through ControllerRevisions. The volume controller binds claims to
+// Package controllers runs the workload controllers of the coordinator:
+// the ReplicaSet controller, which keeps a ReplicaSet's pods at its
+// replica count; the Deployment controller, which rolls a Deployment's pod
+// template out through ReplicaSets; the DaemonSet controller, which keeps a
+// pod on every eligible node, and the StatefulSet controller, which keeps
+// ordinal pods and their claims, both rolling templates out through
+// ControllerRevisions; the volume controller, which binds claims to
 // volumes and provisions node-local volumes for the keel.dev/local-path
-// provisioner.
+// provisioner; the Job controller, which runs a Job's pods to completion;
+// the CronJob controller, which creates Jobs on a schedule; and the
+// garbage collector, which deletes what owners leave behind.
 //
-// Each controller is a pure core and a thin loop. The core,
-// decideReplicaSet or decideDeployment, takes the desired object, the
-// observed objects it may own and the time, and returns a plan; it does no
-// I/O and is table-tested. The loop watches the API with client-go
-// informers, queues keys on a rate-limited workqueue, calls the core and
-// carries the plan out through the typed client.
+// Each controller is a pure core and a thin loop. The core
+// (decideReplicaSet, decideDeployment, decideJob, decideCronJob, decideGC)
+// takes the desired object, the observed objects it may own and the time,
+// and returns a plan; it does no I/O and is table-tested. The loop watches
+// the API with client-go informers, queues keys on a rate-limited
+// workqueue, calls the core and carries the plan out through the client.
 //
 // Beside them run the Endpoints and EndpointSlice controller (the
 // endpoints of every selector Service, from its pods), the node lifecycle
@@ -25,13 +27,14 @@
 // reconcileSlices, decideNode, decideEvictions, decidePDB. Endpoints and
 // slices of a deleted Service are deleted by the endpoints controller.
 //
-// The coordinator has no garbage collector, so these controllers delete
-// what their owners leave behind: when a Deployment is gone, the
-// ReplicaSets it controlled are deleted, and when a ReplicaSet is gone, the
-// pods it controlled are deleted (background propagation). Before deleting
-// dependents the loop confirms with a live read that the owner, by UID, is
-// really gone. Orphan and Foreground propagation are not told apart from
-// Background: every deletion of an owner cascades.
+// The garbage collector follows metadata.ownerReferences across the kinds
+// it watches. Owners delete nothing themselves: when an owner is gone, the
+// collector deletes its dependents (background propagation); the API
+// server records Orphan and Foreground deletions as the "orphan" and
+// "foregroundDeletion" finalizers on the owner, which the collector
+// removes once it has released or deleted the dependents. Before deleting
+// a dependent, the collector confirms with a live read that its owner, by
+// UID, is really gone.
 //
 // The package talks to the API only through client-go; it must not reach
 // into the store, the API server's internals or anything on the node side.

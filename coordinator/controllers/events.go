@@ -23,3 +23,9 @@ func (r *recorder) start(cfg Config) (stop func()) {
 	r.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Client.CoreV1().Events("")})
 	return r.broadcaster.Shutdown
 }
+
+// startRecorder records events through cfg's API as component until stop.
+func startRecorder(cfg Config, component string) (rec record.EventRecorder, stop func()) {
+	r := newRecorder(component)
+	return r, r.start(cfg)
+}

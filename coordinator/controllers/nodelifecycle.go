@@ -101,9 +101,7 @@ func NewNodeLifecycleController(cfg Config, f informers.SharedInformerFactory) (
 
 // Run watches nodes until ctx ends.
 func (c *NodeLifecycleController) Run(ctx context.Context) error {
-	r := newRecorder("node-controller")
-	stop := r.start(c.cfg)
-	rec := record.EventRecorder(r)
+	rec, stop := startRecorder(c.cfg, "node-controller")
 	defer stop()
 	c.events = rec
 	return c.loop.run(ctx, c.cfg.Workers, c.synced...)

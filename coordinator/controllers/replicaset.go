@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -86,14 +85,7 @@ func (c *ReplicaSetController) sync(ctx context.Context, key string) (time.Durat
 	cached, err := c.rss.ReplicaSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		c.expects.forget(key)
-		return 0, cascade(ctx, c.podIdx, ns, replicaSetKind.Kind, name,
-			func(ctx context.Context, uid types.UID) (bool, error) {
-				rs, err := c.cfg.Client.AppsV1().ReplicaSets(ns).Get(ctx, name, metav1.GetOptions{})
-				return err == nil && rs.UID == uid, ignoreNotFound(err)
-			},
-			func(ctx context.Context, obj metav1.Object) error {
-				return c.cfg.Client.CoreV1().Pods(ns).Delete(ctx, obj.GetName(), deleteUID(obj.GetUID()))
-			})
+		return 0, nil
 	}
 	if err != nil {
 		return 0, err

@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -96,8 +95,9 @@ func (c *StatefulSetController) sync(ctx context.Context, key string) (time.Dura
 	}
 	cached, err := c.sets.StatefulSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
+		// The garbage collector deletes what the set owned.
 		c.expects.forget(key)
-		return 0, c.cascade(ctx, ns, name)
+		return 0, nil
 	}
 	if err != nil {
 		return 0, err
@@ -196,42 +196,3 @@ func (c *StatefulSetController) manage(ctx context.Context, key string, set *app
 	return errors.Join(errs...)
 }
 
-// cascade deletes the pods and revisions of a set that is gone, and the
-// claims it owns under the whenDeleted: Delete policy.
-func (c *StatefulSetController) cascade(ctx context.Context, ns, name string) error {
-	apps, core := c.cfg.Client.AppsV1(), c.cfg.Client.CoreV1()
-	exists := func(ctx context.Context, uid types.UID) (bool, error) {
-		s, err := apps.StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
-		return err == nil && s.UID == uid, ignoreNotFound(err)
-	}
-	errs := []error{
-		cascade(ctx, c.podIdx, ns, statefulSetKind.Kind, name, exists, func(ctx context.Context, obj metav1.Object) error {
-			return core.Pods(ns).Delete(ctx, obj.GetName(), deleteUID(obj.GetUID()))
-		}),
-		cascade(ctx, c.revIdx, ns, statefulSetKind.Kind, name, exists, func(ctx context.Context, obj metav1.Object) error {
-			return apps.ControllerRevisions(ns).Delete(ctx, obj.GetName(), deleteUID(obj.GetUID()))
-		}),
-	}
-	claims, err := c.claims.PersistentVolumeClaims(ns).List(labels.Everything())
-	if err != nil {
-		return errors.Join(append(errs, err)...)
-	}
-	for _, pvc := range claims {
-		for _, ref := range pvc.OwnerReferences {
-			if ref.Kind != statefulSetKind.Kind || ref.Name != name || pvc.DeletionTimestamp != nil {
-				continue
-			}
-			live, err := exists(ctx, ref.UID)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if !live {
-				if err := core.PersistentVolumeClaims(ns).Delete(ctx, pvc.Name, deleteUID(pvc.UID)); ignoreNotFound(err) != nil {
-					errs = append(errs, fmt.Errorf("delete claim %s/%s of statefulset %s: %w", ns, pvc.Name, name, err))
-				}
-			}
-		}
-	}
-	return errors.Join(errs...)
-}

@@ -60,9 +60,7 @@ func NewTaintManager(cfg Config, f informers.SharedInformerFactory) (*TaintManag
 
 // Run evicts pods until ctx ends.
 func (c *TaintManager) Run(ctx context.Context) error {
-	r := newRecorder("taint-eviction-controller")
-	stop := r.start(c.cfg)
-	rec := record.EventRecorder(r)
+	rec, stop := startRecorder(c.cfg, "taint-eviction-controller")
 	defer stop()
 	c.events = rec
 	return c.loop.run(ctx, c.cfg.Workers, c.synced...)
