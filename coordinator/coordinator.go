@@ -372,7 +372,7 @@ func (c *Coordinator) Announce(ctx context.Context, eventType, reason, message s
 	}
 	now := metav1.Now()
 	ev := &corev1.Event{
-		ObjectMeta:     metav1.ObjectMeta{GenerateName: c.cfg.NodeName + ".", Namespace: metav1.NamespaceDefault},
+		ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", c.cfg.NodeName, now.UnixNano()), Namespace: metav1.NamespaceDefault},
 		InvolvedObject: corev1.ObjectReference{Kind: "Node", Name: c.cfg.NodeName, UID: types.UID(c.cfg.NodeName)},
 		Reason:         reason, Message: message, Type: eventType,
 		Source:         corev1.EventSource{Component: "keel-coordinator", Host: c.cfg.NodeName},

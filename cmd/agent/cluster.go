@@ -95,14 +95,22 @@ func runCluster(ctx context.Context, o *runOptions, log *slog.Logger) error {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return rejoin(gctx, mem, o, creds.Members, log) })
+	joined := make(chan struct{})
+	g.Go(func() error { return rejoin(gctx, mem, o, creds.Members, joined, log) })
 	g.Go(func() error { return watchEpochs(gctx, mem, epochs, log) })
 	if err := front.start(gctx); err != nil {
 		return fmt.Errorf("serve the API on %s: %w", o.apiAddr, err)
 	}
 	defer front.stop()
 	if o.coordinator {
-		e := &elector{mem: mem, epochs: epochs, o: o, adv: adv, front: front, log: log}
+		e := &elector{mem: mem, epochs: epochs, o: o, adv: adv, front: front, log: log, joined: joined,
+			follow: &follower{
+				path:        filepath.Join(o.dataDir, "store", "state.db"),
+				coordinator: front.coordinator,
+				client:      front.client,
+				ca:          creds.CA,
+				log:         log,
+			}}
 		g.Go(func() error { return e.run(gctx) })
 	}
 	g.Go(func() error {
@@ -181,12 +189,14 @@ func firstStart(ctx context.Context, o *runOptions, adv net.IP, log *slog.Logger
 
 // rejoin keeps this member connected: it joins the members it knew (and
 // saves the current ones as they change) until someone answers.
-func rejoin(ctx context.Context, mem *membership.Membership, o *runOptions, known []string, log *slog.Logger) error {
+// joined is closed once it has (or there was nobody to join).
+func rejoin(ctx context.Context, mem *membership.Membership, o *runOptions, known []string, joined chan<- struct{}, log *slog.Logger) error {
 	if len(known) > 0 {
 		if err := mem.JoinUntil(ctx, known, 2*time.Second); err != nil && ctx.Err() == nil {
 			return err
 		}
 	}
+	close(joined)
 	var last string
 	for {
 		var addrs []string

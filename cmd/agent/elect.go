@@ -10,7 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/keel-edge/keel/agent/membership"
 	"github.com/keel-edge/keel/coordinator"
@@ -89,8 +92,18 @@ type elector struct {
 	o      *runOptions
 	adv    net.IP
 	front  *apiFront
+	follow *follower
 	log    *slog.Logger
+	// joined is closed once gossip reached a known member.
+	joined <-chan struct{}
+
+	// active is the coordinator this member runs, if any.
+	active atomic.Pointer[serving]
 }
+
+// joinWait is how long a candidate waits to reach a known member before
+// it decides alone.
+const joinWait = 10 * time.Second
 
 // serving is a coordinator this member runs.
 type serving struct {
@@ -101,17 +114,30 @@ type serving struct {
 }
 
 func (e *elector) run(ctx context.Context) error {
+	// A member that knew others decides only once it reached one of them
+	// (or, after a while, alone: a cluster restarting around it), and then
+	// lets gossip settle: a view of itself alone would elect it.
+	select {
+	case <-e.joined:
+	case <-time.After(joinWait):
+		e.log.Warn("no known member answered; electing from what this member sees", "waited", joinWait)
+	case <-ctx.Done():
+		return nil
+	}
 	settle := time.Now().Add(3 * time.Second)
 	if e.o.fastGossip {
 		settle = time.Now().Add(time.Second)
 	}
 	var cur *serving
+	e.follow.start(ctx)
 	defer func() {
+		e.follow.stop()
 		if cur != nil {
 			cur.cancel()
 			<-cur.done
 		}
 	}()
+	go e.announceRevisions(ctx)
 	status := map[string]membership.Status{}
 	for {
 		members := e.mem.Members()
@@ -218,8 +244,11 @@ func (e *elector) start(ctx context.Context, epoch uint64) (_ *serving, err erro
 	if err != nil {
 		return nil, err
 	}
-	// The coordinator's API takes over the address and socket.
+	// The coordinator's API takes over the address, the socket and the
+	// store.
 	e.front.stop()
+	e.follow.stop()
+	held, previous := e.follow.revision(), lastAnnounced(e.mem.Members(), epoch)
 	defer func() {
 		if err != nil {
 			e.restartFront(ctx)
@@ -245,13 +274,27 @@ func (e *elector) start(ctx context.Context, epoch uint64) (_ *serving, err erro
 		<-s.done
 		return nil, err
 	}
+	e.active.Store(s)
 	e.log.Info("coordinator serving", "epoch", epoch)
+	msg := fmt.Sprintf("%s took over as coordinator with epoch %d at revision %d", e.o.nodeName, epoch, c.Revision())
+	evType := corev1.EventTypeNormal
+	if previous > held {
+		evType = corev1.EventTypeWarning
+		msg += fmt.Sprintf("; the previous coordinator had announced revision %d, so at least %d revisions it wrote are missing here", previous, previous-held)
+	} else if previous > 0 {
+		msg += fmt.Sprintf("; it holds every revision the previous coordinator announced (%d), though writes of its last seconds may be missing", previous)
+	}
+	if err := c.Announce(ctx, evType, "CoordinatorTakeover", msg); err != nil {
+		e.log.Warn("record the takeover", "err", err)
+	}
+	e.log.Info(msg)
 	return s, nil
 }
 
 // stop ends a coordinator this member runs and withdraws its
 // announcement.
 func (e *elector) stop(s *serving) {
+	e.active.CompareAndSwap(s, nil)
 	s.cancel()
 	if s.done != nil {
 		<-s.done
@@ -264,9 +307,51 @@ func (e *elector) stop(s *serving) {
 	e.restartFront(context.Background())
 }
 
-// restartFront serves the API for the next coordinator again.
+// restartFront serves the API for the next coordinator again, and
+// follows it.
 func (e *elector) restartFront(ctx context.Context) {
 	if err := e.front.start(ctx); err != nil {
 		e.log.Error("serve the API for the coordinator", "err", err)
 	}
+	e.follow.start(ctx)
+}
+
+// announceRevisions keeps the revision this member holds (as coordinator
+// or follower) in its tags, every two seconds: the election ranks
+// candidates by it, and a takeover reports what it may lack by it.
+func (e *elector) announceRevisions(ctx context.Context) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		rev := e.follow.revision()
+		if s := e.active.Load(); s != nil {
+			rev = s.c.Revision()
+		}
+		t := e.mem.Tags()
+		if t.Revision == rev {
+			continue
+		}
+		t.Revision = rev
+		if err := e.mem.SetTags(t); err != nil {
+			e.log.Warn("announce revision", "err", err)
+		}
+	}
+}
+
+// lastAnnounced is the highest revision a member serving an epoch below
+// epoch announced: what the previous coordinator had, as far as gossip
+// heard.
+func lastAnnounced(members []membership.Member, epoch uint64) int64 {
+	var rev int64
+	for _, m := range members {
+		if m.Tags.Serving && m.Tags.Epoch < epoch {
+			rev = max(rev, m.Tags.Revision)
+		}
+	}
+	return rev
 }

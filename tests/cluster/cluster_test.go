@@ -118,3 +118,48 @@ func TestCluster_anyNodeServesTheAPI(t *testing.T) {
 		t.Fatalf("a worker's socket deleted a configmap: %v\n%s", err, got)
 	}
 }
+
+// TestCluster_coordinatorFailover kills the coordinator: the standby,
+// which followed its store, takes over with what it holds.
+func TestCluster_coordinatorFailover(t *testing.T) {
+	requireRoot(t)
+	kc := kubectl.RequireBinary(t, "1.33")
+	c := harness.StartCluster(t, harness.ClusterOptions{Nodes: 3, Coordinators: 2})
+	k(t, c.Nodes[0], kc, "create", "configmap", "before-failover", "--from-literal=k=v")
+	// Let the standby's copy catch up (it follows within milliseconds).
+	time.Sleep(2 * time.Second)
+
+	c.Nodes[0].Kill()
+	start := time.Now()
+	standby := c.Nodes[1]
+	waitFor(t, "node-2 to serve as coordinator", 60*time.Second, func() bool {
+		_, err := os.Stat(standby.Kubeconfig)
+		return err == nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out string
+	for ctx.Err() == nil {
+		o, err := standby.Run(ctx, kc, "--kubeconfig", standby.Kubeconfig, "get", "configmap", "before-failover", "-o", "jsonpath={.data.k}")
+		if err == nil {
+			out = o
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out != "v" {
+		t.Fatalf("the new coordinator lost the configmap: %q", out)
+	}
+	t.Logf("coordinator takeover: node-1 killed with SIGKILL, node-2 serving its copy after %s", time.Since(start).Round(10*time.Millisecond))
+	events := k(t, standby, kc, "--kubeconfig", standby.Kubeconfig, "get", "events", "--field-selector", "reason=CoordinatorTakeover", "-o", "jsonpath={.items[*].message}")
+	if !strings.Contains(events, "node-2 took over as coordinator with epoch 2") {
+		t.Errorf("takeover event: %q", events)
+	}
+	// The cluster keeps working: writes, and the worker reports to the
+	// new coordinator.
+	k(t, standby, kc, "--kubeconfig", standby.Kubeconfig, "create", "configmap", "after-failover")
+	waitFor(t, "node-1 NotReady and node-3 Ready", 60*time.Second, func() bool {
+		o := k(t, standby, kc, "--kubeconfig", standby.Kubeconfig, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}`)
+		return strings.Contains(o, "node-1=Unknown") && strings.Contains(o, "node-3=True")
+	})
+}
