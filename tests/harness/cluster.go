@@ -91,7 +91,11 @@ func (c *Cluster) AddNode() *Agent {
 	if i > 0 {
 		args = append(args, "--join", c.IPs[0]+":6443", "--token", c.joinToken())
 	}
-	a := StartAgent(t, AgentOptions{NodeName: name, NetNS: ns, Cluster: true, RunPods: c.opts.RunPods,
+	data := t.TempDir()
+	if c.opts.RunPods {
+		PreloadImages(t, data)
+	}
+	a := StartAgent(t, AgentOptions{NodeName: name, NetNS: ns, Cluster: true, RunPods: c.opts.RunPods, DataDir: data,
 		APIAddr: ip + ":6443", Advertise: ip, NodeAPIAddr: ip + ":10250", Args: args})
 	c.Nodes = append(c.Nodes, a)
 	c.IPs = append(c.IPs, ip)

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,35 +16,8 @@ import (
 	"github.com/keel-edge/keel/tests/kubectl"
 )
 
-var (
-	imagesOnce sync.Once
-	imagesDir  string
-	imagesErr  error
-)
-
-// testImages returns a directory holding busybox.tar and demo.tar: the
-// ones `make images` built (KEEL_IMAGES_DIR) or built here once.
-func testImages(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("KEEL_IMAGES_DIR"); dir != "" {
-		return dir
-	}
-	imagesOnce.Do(func() {
-		imagesDir, imagesErr = os.MkdirTemp("", "keel-images-")
-		if imagesErr != nil {
-			return
-		}
-		cmd := exec.Command("go", "run", "./cmd/mkimage", "-out", imagesDir)
-		cmd.Dir = harness.Root()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			imagesErr = fmt.Errorf("build test images: %v\n%s", err, out)
-		}
-	})
-	if imagesErr != nil {
-		t.Fatal(imagesErr)
-	}
-	return imagesDir
-}
+// testImages returns a directory holding busybox.tar and demo.tar.
+func testImages(t *testing.T) string { return harness.Images(t) }
 
 func requireRoot(t *testing.T) {
 	t.Helper()
@@ -71,19 +43,7 @@ func startNode(t *testing.T, version string) *node {
 	kc := kubectl.RequireBinary(t, version)
 	netns := harness.NetNS(t)
 	data := t.TempDir()
-	imports := filepath.Join(data, "images", "import")
-	if err := os.MkdirAll(imports, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"busybox.tar", "demo.tar"} {
-		src, err := os.ReadFile(filepath.Join(testImages(t), name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(imports, name), src, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	harness.PreloadImages(t, data)
 	a := harness.StartAgent(t, harness.AgentOptions{DataDir: data, RunPods: true, NetNS: netns})
 	return &node{t: t, agent: a, netns: netns, kubectl: kc}
 }
