@@ -140,20 +140,28 @@ func (st *interPodState) count(node *corev1.Node, p *corev1.Pod, namespaces map[
 }
 
 // filter returns why the pod's or the bound pods' required terms keep it
-// off n.
+// off n: its affinity, its anti-affinity, then the bound pods'
+// anti-affinity.
 func (st *interPodState) filter(n *nodeInfo) string {
 	if st == nil {
 		return ""
+	}
+	if a := st.affinity; a != nil {
+		if r := st.filterOwn(a, n); r != "" {
+			return r
+		}
 	}
 	for key := range st.existingAnti {
 		if count, _ := st.existingAnti.at(n.node, key); count > 0 {
 			return reasonExistingAntiAffnity
 		}
 	}
-	a := st.affinity
-	if a == nil {
-		return ""
-	}
+	return ""
+}
+
+// filterOwn checks the pod's own required terms, affinity first, as
+// kube-scheduler does.
+func (st *interPodState) filterOwn(a *podAffinity, n *nodeInfo) string {
 	if len(a.required) > 0 {
 		ok := true
 		for i := range a.required {
