@@ -223,7 +223,9 @@ func TestScheduler_failedPodsFreeTheirNode(t *testing.T) {
 	cs := startScheduler(t)
 	ctx := context.Background()
 	addNode(t, cs, "n1", "1", "1Gi")
-	big := func(p *corev1.Pod) { p.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("800m") }
+	big := func(p *corev1.Pod) {
+		p.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("800m")
+	}
 	createPod(t, cs, newPod("first", big))
 	waitFor(t, "first bound", func(ctx context.Context) (bool, error) {
 		p, err := cs.CoreV1().Pods("default").Get(ctx, "first", metav1.GetOptions{})
