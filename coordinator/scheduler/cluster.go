@@ -30,7 +30,19 @@ type Cluster struct {
 	claims       map[string]*corev1.PersistentVolumeClaim // by namespace/name
 	volumes      map[string]*corev1.PersistentVolume
 	classes      map[string]*storagev1.StorageClass
-	start        int // where the next Schedule starts visiting nodes
+	// controllers counts the pods of each controller on each node.
+	controllers map[types.UID]map[*nodeInfo]int64
+	start       int // where the next Schedule starts visiting nodes
+	scratch     scratch
+}
+
+// scratch holds the slices one Schedule call fills, kept between calls.
+type scratch struct {
+	feasible []*nodeInfo
+	total    []int64
+	raw      []int64
+	ok       []bool
+	reasons  []string
 }
 
 // NewCluster returns an empty cluster.
@@ -39,6 +51,7 @@ func NewCluster() *Cluster {
 		nodes: map[string]*nodeInfo{}, pods: map[string]*podInfo{}, affinityPods: map[string]*podInfo{},
 		namespaces: map[string]labels.Set{}, claims: map[string]*corev1.PersistentVolumeClaim{},
 		volumes: map[string]*corev1.PersistentVolume{}, classes: map[string]*storagev1.StorageClass{},
+		controllers: map[types.UID]map[*nodeInfo]int64{},
 	}
 }
 
@@ -59,7 +72,6 @@ type nodeInfo struct {
 	nonZeroMem   int64
 	pods         []*podInfo
 	usedPorts    map[hostPort]int
-	controllers  map[types.UID]int
 	withAffinity int // pods here with pod (anti-)affinity terms
 }
 
@@ -82,12 +94,6 @@ func (n *nodeInfo) addPod(p *podInfo) {
 		}
 		n.usedPorts[hp]++
 	}
-	if p.controller != "" {
-		if n.controllers == nil {
-			n.controllers = map[types.UID]int{}
-		}
-		n.controllers[p.controller]++
-	}
 	if p.affinity != nil {
 		n.withAffinity++
 	}
@@ -105,11 +111,6 @@ func (n *nodeInfo) removePod(p *podInfo) {
 	for _, hp := range p.ports {
 		if n.usedPorts[hp]--; n.usedPorts[hp] <= 0 {
 			delete(n.usedPorts, hp)
-		}
-	}
-	if p.controller != "" {
-		if n.controllers[p.controller]--; n.controllers[p.controller] <= 0 {
-			delete(n.controllers, p.controller)
 		}
 	}
 	if p.affinity != nil {
@@ -252,6 +253,14 @@ func (c *Cluster) addPod(p *podInfo) {
 		c.nodes[p.node] = n
 	}
 	n.addPod(p)
+	if p.controller != "" {
+		m := c.controllers[p.controller]
+		if m == nil {
+			m = map[*nodeInfo]int64{}
+			c.controllers[p.controller] = m
+		}
+		m[n]++
+	}
 	c.pods[p.key] = p
 	if p.affinity != nil {
 		c.affinityPods[p.key] = p
@@ -267,6 +276,14 @@ func (c *Cluster) removePod(key string) {
 	delete(c.affinityPods, key)
 	n := c.nodes[p.node]
 	n.removePod(p)
+	if m := c.controllers[p.controller]; m != nil {
+		if m[n]--; m[n] <= 0 {
+			delete(m, n)
+			if len(m) == 0 {
+				delete(c.controllers, p.controller)
+			}
+		}
+	}
 	if n.node == nil && len(n.pods) == 0 {
 		delete(c.nodes, n.name)
 	}

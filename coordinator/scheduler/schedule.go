@@ -66,9 +66,11 @@ func (c *Cluster) Schedule(pod *corev1.Pod) Decision {
 		return Decision{Message: fmt.Sprintf("0/%d nodes are available: %s.", n, msg)}
 	}
 	want := c.numFeasibleNodesToFind(n)
-	feasible := make([]*nodeInfo, 0, min(want, n))
+	feasible := c.scratch.feasible[:0]
+	defer func() { clear(feasible); c.scratch.feasible = feasible[:0] }()
 	var reasons map[string]int
-	var buf []string
+	buf := c.scratch.reasons[:0]
+	defer func() { c.scratch.reasons = buf[:0] }()
 	evaluated := 0
 	for ; evaluated < n && len(feasible) < want; evaluated++ {
 		ni := c.order[(c.start+evaluated)%n]

@@ -18,9 +18,12 @@ const (
 // Every score is normalized to 0..100 over the feasible nodes before
 // weighing.
 func (c *Cluster) score(cd *candidate, feasible []*nodeInfo) []int64 {
-	total := make([]int64, len(feasible))
-	raw := make([]int64, len(feasible))
-	ok := make([]bool, len(feasible))
+	sc := &c.scratch
+	sc.total = grow(sc.total, len(feasible))
+	sc.raw = grow(sc.raw, len(feasible))
+	sc.ok = grow(sc.ok, len(feasible))
+	total, raw, ok := sc.total, sc.raw, sc.ok
+	clear(total)
 	for i, n := range feasible {
 		total[i] = weightLeastAllocated*leastAllocated(cd, n) + weightBalanced*balanced(cd, n)
 	}
@@ -69,9 +72,9 @@ func (c *Cluster) score(cd *candidate, feasible []*nodeInfo) []int64 {
 			total[i] += weightTopologySpread * s
 		}
 	}
-	if cd.controller != "" {
+	if m := c.controllers[cd.controller]; cd.controller != "" {
 		for i, n := range feasible {
-			raw[i] = int64(n.controllers[cd.controller])
+			raw[i] = m[n]
 		}
 		addScaled(total, raw, weightControllerSpread, true)
 	}
@@ -127,4 +130,12 @@ func balanced(cd *candidate, n *nodeInfo) int64 {
 		d = -d
 	}
 	return int64((1 - d/2) * maxNodeScore)
+}
+
+// grow returns s with length n, reusing its array when large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
