@@ -137,6 +137,9 @@ func startBench(b *testing.B, nodes int) *benchEnv {
 	c := coordtest.Start(b, func(c *coordinator.Config) { c.Controllers = false })
 	rc := coordinator.LocalConfig(c.Config.Socket)
 	rc.QPS = -1 // no client-side rate limit: the API server is what is measured
+	// Protobuf bodies, as Kubernetes' own components use.
+	rc.ContentType = "application/vnd.kubernetes.protobuf"
+	rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		b.Fatal(err)

@@ -55,7 +55,7 @@ func (s *Scheduler) apply(ctx context.Context, e *event) {
 			return
 		}
 		old, _ := e.old.(*corev1.Pod)
-		s.podChanged(old, pod, e.deleted)
+		s.podChanged(ctx, old, pod, e.deleted)
 	case kindNode:
 		node, ok := e.obj.(*corev1.Node)
 		if !ok {
@@ -113,7 +113,7 @@ func (s *Scheduler) apply(ctx context.Context, e *event) {
 
 // podChanged follows a pod: bound pods go to the cluster, unbound pods of
 // this scheduler to the queue.
-func (s *Scheduler) podChanged(old, pod *corev1.Pod, deleted bool) {
+func (s *Scheduler) podChanged(ctx context.Context, old, pod *corev1.Pod, deleted bool) {
 	now := s.cfg.Now()
 	key := podKey(pod)
 	if deleted {
@@ -146,6 +146,14 @@ func (s *Scheduler) podChanged(old, pod *corev1.Pod, deleted bool) {
 	}
 	prev := s.pending[key]
 	s.pending[key] = pod
+	if len(pod.Spec.SchedulingGates) > 0 {
+		// Held until its gates are removed, which is an update.
+		s.queue.Remove(key)
+		if prev == nil || len(prev.Spec.SchedulingGates) == 0 {
+			s.submit(ctx, job{pod: pod, gated: true})
+		}
+		return
+	}
 	if prev == nil || podSpecChanged(prev, pod) {
 		s.queue.Add(key, corev1helpers.PodPriority(pod), now)
 	}

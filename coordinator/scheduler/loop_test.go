@@ -262,3 +262,36 @@ func TestScheduler_claimsWithoutTheVolumeAPI(t *testing.T) {
 		return e != nil && e.Message == `0/1 nodes are available: persistentvolumeclaim "data" not found.`, err
 	})
 }
+
+func TestScheduler_schedulingGates(t *testing.T) {
+	cs := startScheduler(t)
+	ctx := context.Background()
+	addNode(t, cs, "n1", "1", "1Gi")
+	createPod(t, cs, newPod("gated", func(p *corev1.Pod) {
+		p.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/wait"}}
+	}))
+	waitFor(t, "SchedulingGated", func(ctx context.Context) (bool, error) {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "gated", metav1.GetOptions{})
+		if err != nil || p.Spec.NodeName != "" {
+			return false, fmt.Errorf("pod %v, err %v", p.Spec.NodeName, err)
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Reason == "SchedulingGated" && c.Message == "Scheduling is blocked due to non-empty scheduling gates" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	p, err := cs.CoreV1().Pods("default").Get(ctx, "gated", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.SchedulingGates = nil
+	if _, err := cs.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "bound once ungated", func(ctx context.Context) (bool, error) {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "gated", metav1.GetOptions{})
+		return err == nil && p.Spec.NodeName == "n1", err
+	})
+}

@@ -11,12 +11,19 @@ import (
 )
 
 // job is a binding to write (node set) or a failure to report (message
-// set).
+// set; gated for a pod held by its scheduling gates).
 type job struct {
 	pod     *corev1.Pod
 	node    string
 	message string
+	gated   bool
 }
+
+// Kubernetes' condition for a pod its scheduling gates hold back.
+const (
+	reasonSchedulingGated = "SchedulingGated"
+	msgSchedulingGated    = "Scheduling is blocked due to non-empty scheduling gates"
+)
 
 // work writes jobs until ctx ends.
 func (s *Scheduler) work(ctx context.Context) {
@@ -28,7 +35,7 @@ func (s *Scheduler) work(ctx context.Context) {
 			if j.node != "" {
 				s.bind(ctx, j.pod, j.node)
 			} else {
-				s.reportUnschedulable(ctx, j.pod, j.message)
+				s.reportUnschedulable(ctx, j.pod, j.message, j.gated)
 			}
 		}
 	}
@@ -55,10 +62,16 @@ func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, node string) {
 
 // reportUnschedulable records the FailedScheduling event and sets the
 // pod's PodScheduled condition to False with reason Unschedulable, unless
-// it already says so.
-func (s *Scheduler) reportUnschedulable(ctx context.Context, pod *corev1.Pod, msg string) {
-	s.events.Event(pod, corev1.EventTypeWarning, "FailedScheduling", msg)
-	if hasCondition(pod, msg) {
+// it already says so. A gated pod gets reason SchedulingGated and no
+// event.
+func (s *Scheduler) reportUnschedulable(ctx context.Context, pod *corev1.Pod, msg string, gated bool) {
+	reason := corev1.PodReasonUnschedulable
+	if gated {
+		reason, msg = reasonSchedulingGated, msgSchedulingGated
+	} else {
+		s.events.Event(pod, corev1.EventTypeWarning, "FailedScheduling", msg)
+	}
+	if hasCondition(pod, reason, msg) {
 		return
 	}
 	pods := s.cfg.Client.CoreV1().Pods(pod.Namespace)
@@ -69,13 +82,13 @@ func (s *Scheduler) reportUnschedulable(ctx context.Context, pod *corev1.Pod, ms
 			if err != nil {
 				return err
 			}
-			if got.UID != pod.UID || got.Spec.NodeName != "" || hasCondition(got, msg) {
+			if got.UID != pod.UID || got.Spec.NodeName != "" || hasCondition(got, reason, msg) {
 				return nil
 			}
 			cur = got
 		}
 		upd := cur.DeepCopy()
-		setUnschedulable(upd, msg, metav1.NewTime(s.cfg.Now().Truncate(1e9)))
+		setUnschedulable(upd, reason, msg, metav1.NewTime(s.cfg.Now().Truncate(1e9)))
 		_, err := pods.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
 		cur = nil
 		return err
@@ -85,20 +98,20 @@ func (s *Scheduler) reportUnschedulable(ctx context.Context, pod *corev1.Pod, ms
 	}
 }
 
-func hasCondition(pod *corev1.Pod, msg string) bool {
+func hasCondition(pod *corev1.Pod, reason, msg string) bool {
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodScheduled {
-			return c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable && c.Message == msg
+			return c.Status == corev1.ConditionFalse && c.Reason == reason && c.Message == msg
 		}
 	}
 	return false
 }
 
 // setUnschedulable sets the PodScheduled condition as kube-scheduler does
-// for a pod no node fits.
-func setUnschedulable(pod *corev1.Pod, msg string, now metav1.Time) {
+// for a pod no node fits or that its gates hold back.
+func setUnschedulable(pod *corev1.Pod, reason, msg string, now metav1.Time) {
 	c := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
-		Reason: corev1.PodReasonUnschedulable, Message: msg, LastTransitionTime: now}
+		Reason: reason, Message: msg, LastTransitionTime: now}
 	for i := range pod.Status.Conditions {
 		if pod.Status.Conditions[i].Type == corev1.PodScheduled {
 			if pod.Status.Conditions[i].Status == corev1.ConditionFalse {
