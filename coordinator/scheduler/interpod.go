@@ -153,7 +153,7 @@ func (st *interPodState) filter(n *nodeInfo) string {
 	}
 	for key := range st.existingAnti {
 		if count, _ := st.existingAnti.at(n.node, key); count > 0 {
-			return reasonExistingAntiAffnity
+			return reasonExistingAntiAffinity
 		}
 	}
 	return ""

@@ -25,18 +25,18 @@ type Decision struct {
 
 // Reasons kube-scheduler gives for a node that does not fit.
 const (
-	reasonUnschedulable       = "node(s) were unschedulable"
-	reasonNodeAffinity        = "node(s) didn't match Pod's node affinity/selector"
-	reasonPorts               = "node(s) didn't have free ports for the requested pod ports"
-	reasonTooManyPods         = "Too many pods"
-	reasonVolumeNodeAffinity  = "node(s) had volume node affinity conflict"
-	reasonVolumeMissing       = "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)"
-	reasonSpread              = "node(s) didn't match pod topology spread constraints"
-	reasonSpreadMissingLabel  = reasonSpread + " (missing required label)"
-	reasonExistingAntiAffnity = "node(s) didn't satisfy existing pods anti-affinity rules"
-	reasonAffinity            = "node(s) didn't match pod affinity rules"
-	reasonAntiAffinity        = "node(s) didn't match pod anti-affinity rules"
-	msgNoNodes                = "no nodes available to schedule pods"
+	reasonUnschedulable        = "node(s) were unschedulable"
+	reasonNodeAffinity         = "node(s) didn't match Pod's node affinity/selector"
+	reasonPorts                = "node(s) didn't have free ports for the requested pod ports"
+	reasonTooManyPods          = "Too many pods"
+	reasonVolumeNodeAffinity   = "node(s) had volume node affinity conflict"
+	reasonVolumeMissing        = "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)"
+	reasonSpread               = "node(s) didn't match pod topology spread constraints"
+	reasonSpreadMissingLabel   = reasonSpread + " (missing required label)"
+	reasonExistingAntiAffinity = "node(s) didn't satisfy existing pods anti-affinity rules"
+	reasonAffinity             = "node(s) didn't match pod affinity rules"
+	reasonAntiAffinity         = "node(s) didn't match pod anti-affinity rules"
+	msgNoNodes                 = "no nodes available to schedule pods"
 )
 
 // Below this many nodes Schedule always filters every node, as
@@ -54,8 +54,9 @@ type candidate struct {
 	interPod              *interPodState
 }
 
-// Schedule picks a node for pod. It does not change the cluster: the
-// caller assumes the pod on the chosen node once it binds it.
+// Schedule picks a node for pod. It changes nothing in the cluster but
+// where the next call starts visiting nodes: the caller assumes the pod on
+// the chosen node when it binds it there.
 func (c *Cluster) Schedule(pod *corev1.Pod) Decision {
 	n := len(c.order)
 	if n == 0 {
@@ -116,7 +117,6 @@ func (c *Cluster) newCandidate(pod *corev1.Pod) (*candidate, string) {
 	cd.volumes = vc
 	cd.spread = c.newSpreadState(cd)
 	cd.interPod = c.newInterPodState(cd)
-
 	return cd, ""
 }
 
