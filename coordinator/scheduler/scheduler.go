@@ -106,7 +106,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if !cache.WaitForCacheSync(gctx.Done(), synced...) {
 			return nil
 		}
-		s.cfg.Log.Info("scheduler started", "nodes", s.cluster.NumNodes())
+		s.drain(gctx)
+		s.cfg.Log.Info("scheduler started", "nodes", s.cluster.NumNodes(), "pending", s.queue.Len())
 		s.loop(gctx)
 		return nil
 	})
