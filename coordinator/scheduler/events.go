@@ -39,11 +39,11 @@ type event struct {
 
 // drain applies every event waiting in the inbox.
 func (s *Scheduler) drain(ctx context.Context) {
-	var buf []event
-	buf = s.inbox.take(buf)
-	for i := range buf {
-		s.apply(ctx, &buf[i])
+	s.drained = s.inbox.take(s.drained)
+	for i := range s.drained {
+		s.apply(ctx, &s.drained[i])
 	}
+	clear(s.drained)
 }
 
 func (s *Scheduler) apply(ctx context.Context, e *event) {

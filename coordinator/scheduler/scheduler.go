@@ -27,6 +27,7 @@ type Scheduler struct {
 	pending map[string]*corev1.Pod // unbound pods of this scheduler, by key
 	jobs    chan job
 	events  record.EventRecorder
+	drained []event // the owner's buffer for the inbox's events
 }
 
 // New builds a scheduler from cfg.
