@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -49,9 +50,21 @@ func New(cfg Config) (*Scheduler, error) {
 func (s *Scheduler) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	served, err := servedVolumeKinds(s.cfg.Client.Discovery())
+	// Discovery is retried: the API may not answer yet, or fail for a
+	// moment, which is no reason to stop the coordinator.
+	var served volumeKinds
+	logged := false
+	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(context.Context) (bool, error) {
+		var err error
+		served, err = servedVolumeKinds(s.cfg.Client.Discovery())
+		if err != nil && !logged {
+			s.cfg.Log.Warn("scheduler: discovery failed, retrying", "err", err)
+			logged = true
+		}
+		return err == nil, nil
+	})
 	if err != nil {
-		return fmt.Errorf("scheduler: %w", err)
+		return nil // ctx ended
 	}
 	if missing := served.missing(); missing != "" {
 		s.cfg.Log.Info("scheduler: volume kinds not served, pods that use them stay unschedulable", "kinds", missing)
