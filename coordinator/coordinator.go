@@ -31,6 +31,7 @@ import (
 	"github.com/keel-edge/keel/coordinator/kinds"
 	"github.com/keel-edge/keel/coordinator/openapi"
 	"github.com/keel-edge/keel/coordinator/pki"
+	"github.com/keel-edge/keel/coordinator/scheduler"
 	"github.com/keel-edge/keel/coordinator/store"
 	keelversion "github.com/keel-edge/keel/internal/version"
 )
@@ -66,7 +67,7 @@ type Config struct {
 	// GossipMembers lists gossip addresses a joining node can join; nil
 	// when the cluster runs without gossip, and then nodes cannot join.
 	GossipMembers func() []string
-	// Controllers runs the workload controllers (Deployment, ReplicaSet).
+	// Controllers runs the controllers and the scheduler.
 	// Tests that drive controllers of their own turn it off.
 	Controllers bool
 	// NodeMonitorGracePeriod is how long a node may stay silent before it
@@ -317,6 +318,22 @@ func (c *Coordinator) Run(ctx context.Context) error {
 				return fmt.Errorf("controllers: %w", err)
 			}
 			g.Go(func() error { return ctrl.Run(gctx) })
+			// The scheduler speaks protobuf: binding many pods is mostly
+			// encoding.
+			rc := LocalConfig(cfg.Socket)
+			rc.ContentType = "application/vnd.kubernetes.protobuf"
+			rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+			sc, err := kubernetes.NewForConfig(rc)
+			if err != nil {
+				return err
+			}
+			scfg := scheduler.DefaultConfig(sc)
+			scfg.Log = log
+			sched, err := scheduler.New(scfg)
+			if err != nil {
+				return fmt.Errorf("scheduler: %w", err)
+			}
+			g.Go(func() error { return sched.Run(gctx) })
 		}
 		c.mu.Lock()
 		c.apiURL = localURL

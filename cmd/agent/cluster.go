@@ -301,7 +301,7 @@ func runClusterNode(ctx context.Context, o *runOptions, adv net.IP, creds *crede
 	if err != nil {
 		return err
 	}
-	port, err := startPods(gctx, g, &node, tlsCfg, cs, log, acfg.Node.Addresses, false)
+	port, err := startPods(gctx, g, &node, tlsCfg, cs, log, acfg.Node.Addresses)
 	if err != nil {
 		return err
 	}

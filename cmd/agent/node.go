@@ -48,7 +48,7 @@ func runNode(ctx context.Context, o *runOptions, coord *coordinator.Coordinator,
 		if err != nil {
 			return err
 		}
-		port, err := startPods(ctx, g, o, tlsCfg, cs, log, acfg.Node.Addresses, true)
+		port, err := startPods(ctx, g, o, tlsCfg, cs, log, acfg.Node.Addresses)
 		if err != nil {
 			return err
 		}
@@ -81,10 +81,9 @@ func singleNodeAPITLS(o *runOptions, coord *coordinator.Coordinator, addrs []net
 }
 
 // startPods opens the node's adapters, starts the pod loop and the node
-// API (serving with tlsCfg) in g, and returns the node API's port. With
-// bindUnscheduled the node binds every unscheduled pod to itself (a
-// single-node cluster has no scheduler).
-func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, tlsCfg *tls.Config, cs kubernetes.Interface, log *slog.Logger, addrs []net.IP, bindUnscheduled bool) (int32, error) {
+// API (serving with tlsCfg) in g, and returns the node API's port. The
+// coordinator's scheduler binds pods to nodes.
+func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, tlsCfg *tls.Config, cs kubernetes.Interface, log *slog.Logger, addrs []net.IP) (int32, error) {
 	store, err := images.Open(images.DefaultConfig(filepath.Join(o.dataDir, "images")))
 	if err != nil {
 		return 0, fmt.Errorf("image store: %w", err)
@@ -114,7 +113,6 @@ func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, tlsCfg *tl
 	}
 	pcfg := agent.DefaultPodsConfig(o.nodeName, filepath.Join(o.dataDir, "pods"))
 	pcfg.LogDir = filepath.Join(o.dataDir, "logs")
-	pcfg.BindUnscheduled = bindUnscheduled
 	pcfg.Log = log
 	if len(addrs) > 0 {
 		pcfg.HostIP = addrs[0].String()
