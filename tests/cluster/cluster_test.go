@@ -163,3 +163,10 @@ func TestCluster_coordinatorFailover(t *testing.T) {
 		return strings.Contains(o, "node-1=Unknown") && strings.Contains(o, "node-3=True")
 	})
 }
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
