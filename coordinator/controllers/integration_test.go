@@ -241,4 +241,33 @@ func TestControllers_kubectlRestartAndUndo(t *testing.T) {
 			t.Fatalf("pod %s runs %s after undo", p.Name, p.Spec.Containers[0].Image)
 		}
 	}
+
+	// A paused deployment takes template changes without rolling them
+	// out; resuming rolls them out.
+	kubectl(t, c, "rollout", "pause", "deployment/web")
+	kubectl(t, c, "set", "image", "deployment/web", "web=nginx:1.27")
+	waitFor(t, "the paused condition", func(ctx context.Context) (bool, error) {
+		d, err := deps.Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, cond := range d.Status.Conditions {
+			if cond.Type == "Progressing" && cond.Reason == "DeploymentPaused" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if rss, _ := c.cs.AppsV1().ReplicaSets("default").List(ctx, metav1.ListOptions{}); len(rss.Items) != 3 {
+		t.Fatalf("a paused deployment made a new replicaset: %d", len(rss.Items))
+	}
+	kubectl(t, c, "rollout", "resume", "deployment/web")
+	if out := kubectl(t, c, "rollout", "status", "deployment/web", "--timeout=60s"); !strings.Contains(out, "successfully rolled out") {
+		t.Fatalf("rollout status after resume: %q", out)
+	}
+	for _, p := range podsOf(t, c.cs, "web") {
+		if p.Spec.Containers[0].Image != "nginx:1.27" {
+			t.Fatalf("pod %s runs %s after resume", p.Name, p.Spec.Containers[0].Image)
+		}
+	}
 }
