@@ -118,7 +118,14 @@ func runCluster(ctx context.Context, o *runOptions, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		return runClusterNode(gctx, o, adv, creds, cs, log)
+		announce := func(cidr string) {
+			t := mem.Tags()
+			t.PodCIDR = cidr
+			if err := mem.SetTags(t); err != nil {
+				log.Warn("announce the pod CIDR", "err", err)
+			}
+		}
+		return runClusterNode(gctx, o, adv, creds, cs, announce, log)
 	})
 	return g.Wait()
 }
@@ -265,7 +272,9 @@ func currentCoordinator(members []membership.Member, floor uint64) (string, uint
 
 // runClusterNode runs the node side once the coordinator has given this
 // node its pod CIDR.
-func runClusterNode(ctx context.Context, o *runOptions, adv net.IP, creds *credentials, cs kubernetes.Interface, log *slog.Logger) error {
+// The pod CIDR is announced in the member's tags, for routes between
+// nodes.
+func runClusterNode(ctx context.Context, o *runOptions, adv net.IP, creds *credentials, cs kubernetes.Interface, announce func(podCIDR string), log *slog.Logger) error {
 	acfg := agent.DefaultConfig(o.nodeName, version.Version)
 	acfg.Node.Coordinator = o.coordinator
 	acfg.Node.Addresses = []net.IP{adv}
@@ -295,6 +304,7 @@ func runClusterNode(ctx context.Context, o *runOptions, adv net.IP, creds *crede
 		return err
 	}
 	log.Info("pod CIDR assigned", "cidr", cidr)
+	announce(cidr)
 	node := *o
 	node.podCIDR = cidr
 	tlsCfg, err := nodeAPITLS(creds)
