@@ -233,8 +233,16 @@ func (m *Membership) Tags() Tags {
 
 // SetTags announces new tags (gossiped to every member within seconds).
 func (m *Membership) SetTags(t Tags) error {
+	return m.UpdateTags(func(cur *Tags) { *cur = t })
+}
+
+// UpdateTags changes some tags, atomically with respect to other
+// updates, and announces the result.
+func (m *Membership) UpdateTags(change func(*Tags)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	t := m.tags
+	change(&t)
 	if t == m.tags {
 		return nil
 	}

@@ -119,9 +119,7 @@ func runCluster(ctx context.Context, o *runOptions, log *slog.Logger) error {
 			return err
 		}
 		announce := func(cidr string) {
-			t := mem.Tags()
-			t.PodCIDR = cidr
-			if err := mem.SetTags(t); err != nil {
+			if err := mem.UpdateTags(func(t *membership.Tags) { t.PodCIDR = cidr }); err != nil {
 				log.Warn("announce the pod CIDR", "err", err)
 			}
 		}

@@ -267,9 +267,7 @@ func (e *elector) start(ctx context.Context, epoch uint64) (_ *serving, err erro
 		<-s.done
 		return nil, ctx.Err()
 	}
-	t := e.mem.Tags()
-	t.Epoch, t.Serving = epoch, true
-	if err = e.mem.SetTags(t); err != nil {
+	if err = e.mem.UpdateTags(func(t *membership.Tags) { t.Epoch, t.Serving = epoch, true }); err != nil {
 		s.cancel()
 		<-s.done
 		return nil, err
@@ -299,9 +297,7 @@ func (e *elector) stop(s *serving) {
 	if s.done != nil {
 		<-s.done
 	}
-	t := e.mem.Tags()
-	t.Serving = false
-	if err := e.mem.SetTags(t); err != nil {
+	if err := e.mem.UpdateTags(func(t *membership.Tags) { t.Serving = false }); err != nil {
 		e.log.Error("withdraw the coordinator announcement", "err", err)
 	}
 	e.restartFront(context.Background())
@@ -332,12 +328,7 @@ func (e *elector) announceRevisions(ctx context.Context) {
 		if s := e.active.Load(); s != nil {
 			rev = s.c.Revision()
 		}
-		t := e.mem.Tags()
-		if t.Revision == rev {
-			continue
-		}
-		t.Revision = rev
-		if err := e.mem.SetTags(t); err != nil {
+		if err := e.mem.UpdateTags(func(t *membership.Tags) { t.Revision = rev }); err != nil {
 			e.log.Warn("announce revision", "err", err)
 		}
 	}
