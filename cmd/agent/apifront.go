@@ -37,16 +37,14 @@ type apiFront struct {
 	ca     []byte
 	log    *slog.Logger
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	bg background
 }
 
 // start serves until stop (or ctx ends).
 func (f *apiFront) start(ctx context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.cancel != nil {
+	f.bg.mu.Lock()
+	defer f.bg.mu.Unlock()
+	if f.bg.runningLocked() {
 		return nil
 	}
 	ln, err := net.Listen("tcp", f.apiAddr)
@@ -83,34 +81,23 @@ func (f *apiFront) start(ctx context.Context) error {
 			io.WriteString(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"ServiceUnavailable","code":503,"message":`+quote("reach the coordinator: "+err.Error())+`}`)
 		},
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	f.cancel, f.done = cancel, make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); f.passThrough(ctx, ln) }()
-	go func() {
-		defer wg.Done()
-		if err := apiserver.ServeSocket(ctx, f.socket, proxy); err != nil && ctx.Err() == nil {
-			f.log.Error("api front socket", "err", err)
-		}
-	}()
-	done := f.done
-	go func() { wg.Wait(); tr.CloseIdleConnections(); close(done) }()
+	f.bg.goLocked(ctx, func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() { f.passThrough(ctx, ln) })
+		wg.Go(func() {
+			if err := apiserver.ServeSocket(ctx, f.socket, proxy); err != nil && ctx.Err() == nil {
+				f.log.Error("api front socket", "err", err)
+			}
+		})
+		wg.Wait()
+		tr.CloseIdleConnections()
+	})
 	f.log.Info("api front serving: passing the API through to the coordinator", "addr", f.apiAddr, "socket", f.socket)
 	return nil
 }
 
 // stop ends serving and returns once the listeners are closed.
-func (f *apiFront) stop() {
-	f.mu.Lock()
-	cancel, done := f.cancel, f.done
-	f.cancel, f.done = nil, nil
-	f.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
-}
+func (f *apiFront) stop() { f.bg.stop() }
 
 // passThrough copies each connection to the coordinator's API and back.
 func (f *apiFront) passThrough(ctx context.Context, ln net.Listener) {

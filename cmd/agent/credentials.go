@@ -120,31 +120,45 @@ func bootstrapCluster(dataDir, node string, ips []net.IP) error {
 	if err != nil {
 		return err
 	}
-	key, keyPEM, err := newNodeKey()
+	r, err := newRequests(node, ips)
 	if err != nil {
 		return err
 	}
-	csr, err := nodeCSR(key, node, nil)
+	cert, err := auth.SignClientCSR(r.clientCSR, coordinator.NodeUser(node), []string{coordinator.NodesGroup}, coordinator.NodeCertValidity, time.Now())
 	if err != nil {
 		return err
 	}
-	cert, err := auth.SignClientCSR(csr, coordinator.NodeUser(node), []string{coordinator.NodesGroup}, coordinator.NodeCertValidity, time.Now())
+	serving, err := auth.SignNodeServingCSR(r.servingCSR, node, time.Now())
 	if err != nil {
 		return err
 	}
-	skey, skeyPEM, err := newNodeKey()
-	if err != nil {
-		return err
+	return saveCredentials(dataDir, auth.CAPEM(), cert, r.clientKey, serving, r.servingKey, gossip, nil)
+}
+
+// requests are a node's two certificate requests (client and node API
+// serving) and their keys, which never leave the node.
+type requests struct {
+	clientKey, clientCSR   []byte
+	servingKey, servingCSR []byte
+}
+
+func newRequests(node string, ips []net.IP) (requests, error) {
+	var r requests
+	for _, req := range []struct {
+		ips      []net.IP
+		key, csr *[]byte
+	}{{nil, &r.clientKey, &r.clientCSR}, {ips, &r.servingKey, &r.servingCSR}} {
+		key, keyPEM, err := newNodeKey()
+		if err != nil {
+			return requests{}, err
+		}
+		csr, err := nodeCSR(key, node, req.ips)
+		if err != nil {
+			return requests{}, err
+		}
+		*req.key, *req.csr = keyPEM, csr
 	}
-	scsr, err := nodeCSR(skey, node, ips)
-	if err != nil {
-		return err
-	}
-	serving, err := auth.SignNodeServingCSR(scsr, node, time.Now())
-	if err != nil {
-		return err
-	}
-	return saveCredentials(dataDir, auth.CAPEM(), cert, keyPEM, serving, skeyPEM, gossip, nil)
+	return r, nil
 }
 
 // joinCluster presents token to the API at one of addrs and keeps what
@@ -152,23 +166,11 @@ func bootstrapCluster(dataDir, node string, ips []net.IP) error {
 // leads to the CA whose hash the token pins, before the token's secret is
 // sent.
 func joinCluster(ctx context.Context, dataDir, node string, ips []net.IP, addrs []string, token keelapi.JoinToken, asCoordinator bool) error {
-	key, keyPEM, err := newNodeKey()
+	r, err := newRequests(node, ips)
 	if err != nil {
 		return err
 	}
-	csr, err := nodeCSR(key, node, nil)
-	if err != nil {
-		return err
-	}
-	skey, skeyPEM, err := newNodeKey()
-	if err != nil {
-		return err
-	}
-	scsr, err := nodeCSR(skey, node, ips)
-	if err != nil {
-		return err
-	}
-	body, _ := json.Marshal(keelapi.JoinRequest{Node: node, CSR: csr, ServingCSR: scsr, Coordinator: asCoordinator})
+	body, _ := json.Marshal(keelapi.JoinRequest{Node: node, CSR: r.clientCSR, ServingCSR: r.servingCSR, Coordinator: asCoordinator})
 	var errs []error
 	for _, addr := range addrs {
 		resp, err := postJoin(ctx, addr, token, body)
@@ -184,7 +186,7 @@ func joinCluster(ctx context.Context, dataDir, node string, ips []net.IP, addrs 
 				return err
 			}
 		}
-		return saveCredentials(dataDir, resp.CA, resp.Certificate, keyPEM, resp.ServingCertificate, skeyPEM, resp.GossipKey, resp.Members)
+		return saveCredentials(dataDir, resp.CA, resp.Certificate, r.clientKey, resp.ServingCertificate, r.servingKey, resp.GossipKey, resp.Members)
 	}
 	return fmt.Errorf("join: %w", errors.Join(errs...))
 }

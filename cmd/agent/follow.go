@@ -34,38 +34,22 @@ type follower struct {
 	// announce publishes the revision held, for the election's rank.
 	announce func(rev int64)
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
-	rev    int64
+	bg  background
+	mu  sync.Mutex
+	rev int64
 }
 
 // start follows until stop.
 func (f *follower) start(ctx context.Context) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.cancel != nil {
-		return
+	f.bg.mu.Lock()
+	defer f.bg.mu.Unlock()
+	if !f.bg.runningLocked() {
+		f.bg.goLocked(ctx, f.run)
 	}
-	ctx, f.cancel = context.WithCancel(ctx)
-	f.done = make(chan struct{})
-	go func(done chan struct{}) {
-		defer close(done)
-		f.run(ctx)
-	}(f.done)
 }
 
 // stop ends following and returns once the store is closed.
-func (f *follower) stop() {
-	f.mu.Lock()
-	cancel, done := f.cancel, f.done
-	f.cancel, f.done = nil, nil
-	f.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
-}
+func (f *follower) stop() { f.bg.stop() }
 
 // revision is the newest revision the follower has applied.
 func (f *follower) revision() int64 {

@@ -201,6 +201,9 @@ func (w syncWriter) Write(p []byte) (int, error) {
 	return w.a.log.Write(p)
 }
 
+// PID is the agent process's id (nsenter execs it in place).
+func (a *Agent) PID() int { return a.cmd.Process.Pid }
+
 // Log is what the agent printed so far.
 func (a *Agent) Log() string {
 	a.mu.Lock()
