@@ -69,8 +69,11 @@ func New(cfg Config, cs kubernetes.Interface) (*Agent, error) {
 }
 
 // Run registers the node, posts its status and renews its lease until
-// ctx ends.
+// ctx ends; a node that runs no pods also finishes their deletion.
 func (a *Agent) Run(ctx context.Context) error {
+	if a.cfg.Node.NoPods {
+		go a.finishDeletions(ctx)
+	}
 	status := time.NewTicker(a.cfg.StatusInterval)
 	defer status.Stop()
 	lease := time.NewTicker(a.cfg.LeaseInterval)
@@ -150,10 +153,14 @@ func (a *Agent) renewLease(ctx context.Context, node *corev1.Node, now time.Time
 
 // nodeSpec is the spec a node registers with.
 func nodeSpec(n NodeFacts) corev1.NodeSpec {
-	if n.PodCIDR == "" {
-		return corev1.NodeSpec{}
+	var spec corev1.NodeSpec
+	if n.PodCIDR != "" {
+		spec.PodCIDR, spec.PodCIDRs = n.PodCIDR, []string{n.PodCIDR}
 	}
-	return corev1.NodeSpec{PodCIDR: n.PodCIDR, PodCIDRs: []string{n.PodCIDR}}
+	if n.NoPods {
+		spec.Taints = []corev1.Taint{NoPodsTaint}
+	}
+	return spec
 }
 
 // WaitPodCIDR waits until node name is registered with a pod CIDR (the
@@ -169,6 +176,37 @@ func WaitPodCIDR(ctx context.Context, cs kubernetes.Interface, name string) (str
 		select {
 		case <-ctx.Done():
 			return "", fmt.Errorf("node %s got no pod CIDR: %w", name, context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+}
+
+// finishDeletions deletes, at once, the pods bound to a node that runs
+// none when they are marked for deletion: the node has nothing to stop,
+// and the final delete is the node's to make.
+func (a *Agent) finishDeletions(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	pods := a.cs.CoreV1().Pods("")
+	for {
+		list, err := pods.List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + a.cfg.Node.Name})
+		if err == nil {
+			for i := range list.Items {
+				p := &list.Items[i]
+				if p.DeletionTimestamp == nil {
+					continue
+				}
+				uid := p.UID
+				err := a.cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{
+					GracePeriodSeconds: new(int64), Preconditions: &metav1.Preconditions{UID: &uid}})
+				if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+					a.cfg.Log.Warn("finish a pod's deletion", "pod", p.Namespace+"/"+p.Name, "err", err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
 		case <-tick.C:
 		}
 	}

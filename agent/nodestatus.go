@@ -45,7 +45,14 @@ type NodeFacts struct {
 	// APIPort is the port of the node's API, reported as its daemon
 	// endpoint; 0 when it serves none.
 	APIPort int32
+	// NoPods marks a node whose agent runs no pods: it registers with the
+	// NoPodsTaint so nothing is scheduled there, and finishes the deletion
+	// of pods bound to it at once, having nothing to stop.
+	NoPods bool
 }
+
+// NoPodsTaint keeps pods off a node whose agent runs none.
+var NoPodsTaint = corev1.Taint{Key: "node.keel.dev/no-pods", Effect: corev1.TaintEffectNoSchedule}
 
 // nodeLabels are the labels Kubernetes users select nodes by.
 func nodeLabels(n NodeFacts, h HostFacts) map[string]string {

@@ -81,3 +81,12 @@ func TestNodeLease_renewsKeepingIdentity(t *testing.T) {
 		t.Fatalf("renewal %+v (from %+v)", l2, l)
 	}
 }
+
+func TestNodeSpec(t *testing.T) {
+	if s := nodeSpec(NodeFacts{PodCIDR: "10.244.3.0/24"}); s.PodCIDR != "10.244.3.0/24" || len(s.PodCIDRs) != 1 || len(s.Taints) != 0 {
+		t.Errorf("a node with pods: %+v", s)
+	}
+	if s := nodeSpec(NodeFacts{NoPods: true}); s.PodCIDR != "" || len(s.Taints) != 1 || s.Taints[0] != NoPodsTaint {
+		t.Errorf("a node without pods: %+v", s)
+	}
+}

@@ -276,6 +276,7 @@ func runClusterNode(ctx context.Context, o *runOptions, adv net.IP, creds *crede
 	acfg := agent.DefaultConfig(o.nodeName, version.Version)
 	acfg.Node.Coordinator = o.coordinator
 	acfg.Node.Addresses = []net.IP{adv}
+	acfg.Node.NoPods = !o.runPods
 	acfg.Log = log
 	g, gctx := errgroup.WithContext(ctx)
 	if !o.runPods {

@@ -38,6 +38,7 @@ func runNode(ctx context.Context, o *runOptions, coord *coordinator.Coordinator,
 	acfg := agent.DefaultConfig(o.nodeName, version.Version)
 	acfg.Node.Coordinator = true
 	acfg.Node.PodCIDR = o.podCIDR
+	acfg.Node.NoPods = !o.runPods
 	acfg.Log = log
 	if ip := net.ParseIP(o.advertise); ip != nil {
 		acfg.Node.Addresses = []net.IP{ip}
