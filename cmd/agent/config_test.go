@@ -56,3 +56,21 @@ func FuzzApplyConfig(f *testing.F) {
 		_ = applyConfig(fs, "fuzz.yaml", data)
 	})
 }
+
+func TestPlaceDefaults(t *testing.T) {
+	std := &runOptions{dataDir: "/var/lib/keel", nodeName: "n1"}
+	std.placeDefaults("/var/lib/keel", "/run/keel/agent.sock")
+	if std.runDir != "/run/keel" || std.socket != "/run/keel/agent.sock" || std.cniConfDir != "/etc/cni/net.d" || std.cgroupRoot != "keel" {
+		t.Errorf("the standard agent: %+v", std)
+	}
+	single := &runOptions{dataDir: "/srv/a", nodeName: "n1", singleNode: true}
+	single.placeDefaults("/var/lib/keel", "/run/keel/agent.sock")
+	if single.socket != "/run/keel/agent.sock" || single.cgroupRoot != "keel" {
+		t.Errorf("a single-node agent: %+v", single)
+	}
+	own := &runOptions{dataDir: "/srv/a", nodeName: "n2", cgroupRoot: "mine"}
+	own.placeDefaults("/var/lib/keel", "/run/keel/agent.sock")
+	if own.runDir != "/run/keel/n2" || own.socket != "/run/keel/n2/agent.sock" || own.cniConfDir != "/srv/a/cni/net.d" || own.cgroupRoot != "mine" {
+		t.Errorf("a second agent: %+v", own)
+	}
+}

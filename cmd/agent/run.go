@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -58,7 +59,14 @@ founds one:
   agent run --coordinator --data-dir DIR
 and the others join it with a token from "agentctl token create":
   agent run --join HOST:6443 --token K10... [--coordinator]
-A coordinator candidate writes DATA-DIR/admin.kubeconfig while it serves.`,
+A coordinator candidate writes DATA-DIR/admin.kubeconfig while it serves.
+
+A single-node agent, or one with the default --data-dir, uses the
+machine's standard places: /run/keel/agent.sock, /run/keel, /etc/cni/net.d
+and the cgroup "keel". A cluster member with another --data-dir derives
+its own from its node name, so several members share a machine without
+colliding: /run/keel/NODE/agent.sock, /run/keel/NODE, DATA-DIR/cni/net.d
+and the cgroup "keel-NODE".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.config != "" {
@@ -66,6 +74,7 @@ A coordinator candidate writes DATA-DIR/admin.kubeconfig while it serves.`,
 					return err
 				}
 			}
+			o.placeDefaults(def.DataDir, def.Socket)
 			return run(cmd.Context(), o)
 		},
 	}
@@ -74,7 +83,7 @@ A coordinator candidate writes DATA-DIR/admin.kubeconfig while it serves.`,
 	f.BoolVar(&o.singleNode, "single-node", false, "run coordinator and node in this one process")
 	f.StringVar(&o.dataDir, "data-dir", def.DataDir, "directory for the agent's state")
 	f.StringVar(&o.apiAddr, "api-addr", def.APIAddr, "HTTPS listen address of the API (host:port; port 0 picks one)")
-	f.StringVar(&o.socket, "socket", def.Socket, "unix socket serving the API to root on this machine")
+	f.StringVar(&o.socket, "socket", "", "unix socket serving the API to root on this machine (default "+def.Socket+"; see below)")
 	f.StringVar(&o.nodeName, "node-name", host, "name of this node")
 	f.StringVar(&o.advertise, "advertise-addr", "", "IP other machines reach this node at (default: the listen or first host address)")
 	f.StringVar(&o.serviceCIDR, "service-cidr", def.ServiceCIDR, "range cluster IPs of services are allocated from")
@@ -88,10 +97,10 @@ A coordinator candidate writes DATA-DIR/admin.kubeconfig while it serves.`,
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", def.ClusterCIDR, "pod network of the cluster; each node gets a /24 of it")
 	f.BoolVar(&o.runPods, "run-pods", true, "run the pods bound to this node (containers, pod network, node API)")
 	f.StringVar(&o.podCIDR, "pod-cidr", "10.244.0.0/24", "this node's pod address range")
-	f.StringVar(&o.runDir, "run-dir", "/run/keel", "directory for state that lives until reboot (runtime state)")
+	f.StringVar(&o.runDir, "run-dir", "", "directory for state that lives until reboot (default /run/keel; see below)")
 	f.StringVar(&o.nodeAPIAddr, "node-api-addr", "0.0.0.0:10250", "listen address of the node API (logs, exec, port-forward)")
-	f.StringVar(&o.cniConfDir, "cni-conf-dir", "/etc/cni/net.d", "directory of CNI network configurations")
-	f.StringVar(&o.cgroupRoot, "cgroup-parent", "keel", "cgroup under which every container's cgroup is made")
+	f.StringVar(&o.cniConfDir, "cni-conf-dir", "", "directory of CNI network configurations (default /etc/cni/net.d; see below)")
+	f.StringVar(&o.cgroupRoot, "cgroup-parent", "", "cgroup under which every container's cgroup is made (default keel; see below)")
 	return cmd
 }
 
@@ -139,4 +148,25 @@ func run(ctx context.Context, o *runOptions) error {
 		return runNode(gctx, o, coord, cs, log)
 	})
 	return g.Wait()
+}
+
+// placeDefaults fills the places left unset: the machine's standard ones
+// for a single-node agent or the agent of the default data directory, and
+// ones derived from the node name for any other cluster member, so several
+// members share a machine.
+func (o *runOptions) placeDefaults(defaultDataDir, defaultSocket string) {
+	standard := o.singleNode || filepath.Clean(o.dataDir) == filepath.Clean(defaultDataDir)
+	pick := func(v *string, std, own string) {
+		if *v != "" {
+			return
+		}
+		*v = std
+		if !standard {
+			*v = own
+		}
+	}
+	pick(&o.runDir, "/run/keel", filepath.Join("/run/keel", o.nodeName))
+	pick(&o.socket, defaultSocket, filepath.Join("/run/keel", o.nodeName, "agent.sock"))
+	pick(&o.cniConfDir, "/etc/cni/net.d", filepath.Join(o.dataDir, "cni", "net.d"))
+	pick(&o.cgroupRoot, "keel", "keel-"+o.nodeName)
 }
