@@ -221,6 +221,8 @@ func (e *elector) start(ctx context.Context, epoch uint64) (_ *serving, err erro
 	ccfg.ServiceCIDR = o.serviceCIDR
 	ccfg.NodePortRange = o.nodePorts
 	ccfg.ClusterCIDR = o.clusterCIDR
+	ccfg.NodeMonitorGracePeriod = o.nodeGrace
+	ccfg.DefaultTolerationSeconds = o.tolerationS
 	ccfg.Log = e.log.With("epoch", epoch)
 	ccfg.GossipMembers = func() []string {
 		var out []string

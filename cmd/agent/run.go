@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -34,6 +35,8 @@ type runOptions struct {
 	gossipAddr  string
 	fastGossip  bool
 	clusterCIDR string
+	nodeGrace   time.Duration
+	tolerationS int64
 	runPods     bool
 	podCIDR     string
 	runDir      string
@@ -95,6 +98,8 @@ and the cgroup "keel-NODE".`,
 	f.StringVar(&o.gossipAddr, "gossip-addr", "0.0.0.0:7946", "gossip listen address (host:port)")
 	f.BoolVar(&o.fastGossip, "fast-gossip", false, "detect failed members in about two seconds (small clusters on fast networks)")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", def.ClusterCIDR, "pod network of the cluster; each node gets a /24 of it")
+	f.DurationVar(&o.nodeGrace, "node-monitor-grace-period", def.NodeMonitorGracePeriod, "how long a node may stay silent before it is marked unreachable (coordinators)")
+	f.Int64Var(&o.tolerationS, "default-toleration-seconds", def.DefaultTolerationSeconds, "how long pods stay on an unreachable or not-ready node unless they say otherwise (coordinators)")
 	f.BoolVar(&o.runPods, "run-pods", true, "run the pods bound to this node (containers, pod network, node API)")
 	f.StringVar(&o.podCIDR, "pod-cidr", "10.244.0.0/24", "this node's pod address range")
 	f.StringVar(&o.runDir, "run-dir", "", "directory for state that lives until reboot (default /run/keel; see below)")
@@ -128,6 +133,8 @@ func run(ctx context.Context, o *runOptions) error {
 	ccfg.ServiceCIDR = o.serviceCIDR
 	ccfg.NodePortRange = o.nodePorts
 	ccfg.ClusterCIDR = o.clusterCIDR
+	ccfg.NodeMonitorGracePeriod = o.nodeGrace
+	ccfg.DefaultTolerationSeconds = o.tolerationS
 	ccfg.Log = log
 	coord, err := coordinator.New(ccfg)
 	if err != nil {
