@@ -45,7 +45,7 @@ func BenchmarkCluster(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		figures.set(secFootprint, name, mib(st.rss))
+		figures.set(secFootprint, name, mib(st.rss)+" (anonymous "+mib(st.anon)+")")
 	}
 	rss(coord, "coordinator RSS, 3-node cluster, idle")
 	rss(worker, "worker agent RSS, idle (no pods run)")

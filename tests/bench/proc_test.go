@@ -86,8 +86,9 @@ func scanProc(s string) (int, error) {
 
 // procStatus holds the memory figures of /proc/PID/status, in bytes.
 type procStatus struct {
-	rss int64 // VmRSS: resident set now
-	hwm int64 // VmHWM: peak resident set
+	rss  int64 // VmRSS: resident set now
+	hwm  int64 // VmHWM: peak resident set
+	anon int64 // RssAnon: the part that is the process's own memory, not file pages
 }
 
 // readProcStatus reads the memory figures of process pid.
@@ -102,6 +103,9 @@ func readProcStatus(pid int) (procStatus, error) {
 		return procStatus{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if st.hwm, err = statusKB(b, "VmHWM"); err != nil {
+		return procStatus{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if st.anon, err = statusKB(b, "RssAnon"); err != nil {
 		return procStatus{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return st, nil
