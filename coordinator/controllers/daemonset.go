@@ -202,4 +202,3 @@ func (c *DaemonSetController) manage(ctx context.Context, key string, ds *appsv1
 	}
 	return nil
 }
-

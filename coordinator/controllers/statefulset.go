@@ -195,4 +195,3 @@ func (c *StatefulSetController) manage(ctx context.Context, key string, set *app
 	}
 	return errors.Join(errs...)
 }
-
