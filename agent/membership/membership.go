@@ -68,14 +68,14 @@ type Member struct {
 
 // Membership is a running member.
 type Membership struct {
-	serf    *serf.Serf
-	log     *slog.Logger
-	changed chan struct{}
-	events  chan serf.Event
-	done    chan struct{}
+	serf   *serf.Serf
+	log    *slog.Logger
+	events chan serf.Event
+	done   chan struct{}
 
 	mu   sync.Mutex
 	tags Tags
+	subs []chan struct{}
 }
 
 // Start creates the member and starts gossiping; Join connects it to the
@@ -136,7 +136,7 @@ func Start(cfg Config) (*Membership, error) {
 	if err != nil {
 		return nil, fmt.Errorf("membership: start gossip on %s: %w", cfg.Bind, err)
 	}
-	m := &Membership{serf: s, log: cfg.Log, changed: make(chan struct{}, 1), events: events, done: make(chan struct{}), tags: cfg.Tags}
+	m := &Membership{serf: s, log: cfg.Log, events: events, done: make(chan struct{}), tags: cfg.Tags}
 	go m.loop()
 	return m, nil
 }
@@ -160,15 +160,26 @@ func (m *Membership) loop() {
 }
 
 func (m *Membership) notify() {
-	select {
-	case m.changed <- struct{}{}:
-	default:
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.subs {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// Changed receives a value (coalesced) whenever a member joins, leaves,
-// fails, recovers or changes its tags.
-func (m *Membership) Changed() <-chan struct{} { return m.changed }
+// Subscribe returns a channel of the caller's own that receives a value
+// (coalesced) whenever a member joins, leaves, fails, recovers or changes
+// its tags. Each consumer subscribes once.
+func (m *Membership) Subscribe() <-chan struct{} {
+	c := make(chan struct{}, 1)
+	m.mu.Lock()
+	m.subs = append(m.subs, c)
+	m.mu.Unlock()
+	return c
+}
 
 // Join contacts the given members (host:port) and returns how many
 // answered; it fails only when none did.

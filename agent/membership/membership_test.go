@@ -99,6 +99,7 @@ func TestMembership(t *testing.T) {
 	a := startMember(t, "a", key, Tags{Eligible: true, API: "127.0.0.1:6443"})
 	b := startMember(t, "b", key, Tags{})
 	c := startMember(t, "c", key, Tags{})
+	changed := a.Subscribe()
 	for _, m := range []*Membership{b, c} {
 		if _, err := m.Join([]string{a.Local().Addr.String()}); err != nil {
 			t.Fatal(err)
@@ -129,7 +130,7 @@ func TestMembership(t *testing.T) {
 	}
 	waitFor(t, "c left", func() bool { return statuses(a)["c"] == Left })
 	select {
-	case <-a.Changed():
+	case <-changed:
 	default:
 		t.Error("no change notification")
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -122,6 +123,9 @@ func runCluster(ctx context.Context, o *runOptions, log *slog.Logger) error {
 			if err := mem.UpdateTags(func(t *membership.Tags) { t.PodCIDR = cidr }); err != nil {
 				log.Warn("announce the pod CIDR", "err", err)
 			}
+			if own, err := netip.ParsePrefix(cidr); err == nil {
+				g.Go(func() error { return routePods(gctx, mem, o.nodeName, own, log) })
+			}
 		}
 		return runClusterNode(gctx, o, adv, creds, cs, announce, log)
 	})
@@ -196,6 +200,7 @@ func firstStart(ctx context.Context, o *runOptions, adv net.IP, log *slog.Logger
 // saves the current ones as they change) until someone answers.
 // joined is closed once it has (or there was nobody to join).
 func rejoin(ctx context.Context, mem *membership.Membership, o *runOptions, known []string, joined chan<- struct{}, log *slog.Logger) error {
+	changed := mem.Subscribe()
 	if len(known) > 0 {
 		if err := mem.JoinUntil(ctx, known, 2*time.Second); err != nil && ctx.Err() == nil {
 			return err
@@ -219,7 +224,7 @@ func rejoin(ctx context.Context, mem *membership.Membership, o *runOptions, know
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-mem.Changed():
+		case <-changed:
 		case <-time.After(30 * time.Second):
 		}
 	}

@@ -67,6 +67,7 @@ func (e *epochs) observe(n uint64) error {
 // watchEpochs raises the persisted epoch to the highest any alive member
 // announces.
 func watchEpochs(ctx context.Context, mem *membership.Membership, ep *epochs, log *slog.Logger) error {
+	changed := mem.Subscribe()
 	for {
 		for _, m := range mem.Members() {
 			if m.Status == membership.Alive && m.TagErr == nil {
@@ -78,7 +79,7 @@ func watchEpochs(ctx context.Context, mem *membership.Membership, ep *epochs, lo
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-mem.Changed():
+		case <-changed:
 		case <-time.After(5 * time.Second):
 		}
 	}
@@ -114,6 +115,7 @@ type serving struct {
 }
 
 func (e *elector) run(ctx context.Context) error {
+	changed := e.mem.Subscribe()
 	// A member that knew others decides only once it reached one of them
 	// (or, after a while, alone: a cluster restarting around it), and then
 	// lets gossip settle: a view of itself alone would elect it.
@@ -178,7 +180,7 @@ func (e *elector) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-e.mem.Changed():
+		case <-changed:
 		case <-time.After(wait):
 		case err := <-done:
 			e.log.Error("coordinator stopped", "err", err)

@@ -176,6 +176,26 @@ func TestCluster_workloads(t *testing.T) {
 			return strings.Contains(out, "tick")
 		})
 	})
+	t.Run("pods reach pods on other nodes", func(t *testing.T) {
+		targets := kubectlIn("get", "pods", "-l", "app=web", "-o",
+			`jsonpath={range .items[*]}{.spec.nodeName} {.metadata.name} {.status.podIP}{"\n"}{end}`)
+		client := strings.TrimSpace(kubectlIn("get", "pods", "-l", "app=agentd", "--field-selector", "spec.nodeName=node-1", "-o", "jsonpath={.items[0].metadata.name}"))
+		reached := 0
+		for _, line := range strings.Split(strings.TrimSpace(targets), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 3 || f[0] == "node-1" {
+				continue
+			}
+			got := kubectlIn("exec", client, "--", "timeout", "5", "wget", "-qO-", "http://"+f[2]+":8080/")
+			if !strings.Contains(got, f[1]) {
+				t.Fatalf("%s on node-1 asked %s (%s on %s) and got %q", client, f[2], f[1], f[0], got)
+			}
+			reached++
+		}
+		if reached < 2 {
+			t.Fatalf("only %d pods on other nodes to reach:\n%s", reached, targets)
+		}
+	})
 	t.Run("a killed worker's pods run elsewhere", func(t *testing.T) {
 		victim := c.Nodes[2]
 		before := perNode(t, c, kc, "app=web")["node-3"]
