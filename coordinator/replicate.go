@@ -2,6 +2,8 @@ package coordinator
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,7 +18,8 @@ import (
 // Replication paths, served to administrators (coordinator candidates hold
 // the CA and present admin certificates).
 const (
-	// ReplicatePath streams changelog records after ?after=REV: frames of
+	// ReplicatePath streams changelog records after ?after=REV (with
+	// &sum=, the RecordSum of the follower's record of REV): frames of
 	// an 8-byte revision, a 4-byte length and the record, with an empty
 	// frame (revision 0) as a heartbeat. 410 Gone when the changelog no
 	// longer holds them: fetch SnapshotPath first.
@@ -51,6 +54,16 @@ func (rp *replication) serveRecords(w http.ResponseWriter, r *http.Request) {
 	if after > rp.st.Revision() {
 		http.Error(w, fmt.Sprintf("after %d: this store is at %d; the follower holds revisions it does not", after, rp.st.Revision()), http.StatusConflict)
 		return
+	}
+	// The follower's newest record must be this store's record of that
+	// revision: a store that served and lost its last writes to a
+	// takeover has records of the same numbers with other contents.
+	if sum := r.URL.Query().Get("sum"); sum != "" {
+		rec, err := rp.st.RecordAt(after)
+		if err != nil || RecordSum(rec) != sum {
+			http.Error(w, fmt.Sprintf("after %d: the follower's record of that revision is not this store's", after), http.StatusConflict)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.WriteHeader(http.StatusOK)
@@ -108,6 +121,13 @@ func (rp *replication) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set(SnapshotTrailer, SnapshotComplete)
+}
+
+// RecordSum identifies a changelog record's contents, for a follower to
+// prove it holds the same history as the coordinator.
+func RecordSum(rec []byte) string {
+	h := sha256.Sum256(rec)
+	return hex.EncodeToString(h[:])
 }
 
 // writeFrame writes one replication frame.

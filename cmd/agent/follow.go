@@ -125,6 +125,9 @@ func (f *follower) stream(ctx context.Context, httpc *http.Client, addr string, 
 	idle := time.AfterFunc(streamIdle, cancel)
 	defer idle.Stop()
 	url := "https://" + addr + coordinator.ReplicatePath + "?after=" + strconv.FormatInt(st.Revision(), 10)
+	if rec, err := st.RecordAt(st.Revision()); err == nil {
+		url += "&sum=" + coordinator.RecordSum(rec)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -139,10 +142,10 @@ func (f *follower) stream(ctx context.Context, httpc *http.Client, addr string, 
 	case http.StatusGone:
 		return errNeedSnapshot
 	case http.StatusConflict:
-		// This store holds revisions the coordinator never had (it served
+		// This store's history parted from the coordinator's (it served
 		// once, and its last writes were lost to the takeover): start over
 		// from the coordinator's state.
-		f.log.Warn("this standby holds revisions the coordinator lacks; replacing its store with the coordinator's", "revision", st.Revision())
+		f.log.Warn("this standby's store parted from the coordinator's; replacing it with the coordinator's", "revision", st.Revision())
 		return errNeedSnapshot
 	default:
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))

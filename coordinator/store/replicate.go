@@ -187,3 +187,19 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// RecordAt returns the changelog record of revision rev; ErrNotFound
+// when the changelog does not hold it (compacted, not yet written, or the
+// store's first revision, which has none).
+func (s *Store) RecordAt(rev int64) ([]byte, error) {
+	var out []byte
+	err := s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket([]byte(changelogBucket)).Get(revKey(rev))
+		if v == nil {
+			return ErrNotFound
+		}
+		out = append([]byte(nil), v...)
+		return nil
+	})
+	return out, err
+}
