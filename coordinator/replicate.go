@@ -3,8 +3,8 @@ package coordinator
 import (
 	"bufio"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
