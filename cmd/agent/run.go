@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 
 	"github.com/keel-edge/keel/coordinator"
 )
@@ -116,6 +117,9 @@ func run(ctx context.Context, o *runOptions) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", o.nodeName)
 	slog.SetDefault(log)
+	// client-go and the streaming libraries log through klog: into the
+	// same structured log.
+	klog.SetSlogLogger(log.With("component", "k8s"))
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if !o.singleNode {
