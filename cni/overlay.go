@@ -113,7 +113,8 @@ type overlayOps struct {
 	DelFDB   []fdbEntry
 }
 
-func (o overlayOps) changes() int {
+// Changes is how many entries the ops set or remove.
+func (o overlayOps) Changes() int {
 	return len(o.SetNeigh) + len(o.DelNeigh) + len(o.SetFDB) + len(o.DelFDB)
 }
 

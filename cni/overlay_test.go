@@ -111,7 +111,7 @@ func TestPlanOverlay(t *testing.T) {
 	if !reflect.DeepEqual(got, wantOps) {
 		t.Fatalf("plan:\n got  %+v\n want %+v", got, wantOps)
 	}
-	if ops := planOverlay(nil, nil, want[2:3]); ops.changes() != 0 {
+	if ops := planOverlay(nil, nil, want[2:3]); ops.Changes() != 0 {
 		t.Fatalf("direct routes need no overlay entries: %+v", ops)
 	}
 }

@@ -57,7 +57,7 @@ type RouteOps struct {
 
 // Changes is how many routes and overlay entries the ops set or remove.
 func (o RouteOps) Changes() int {
-	return len(o.Replace) + len(o.Delete) + o.Overlay.changes()
+	return len(o.Replace) + len(o.Delete) + o.Overlay.Changes()
 }
 
 // wantedRoutes drops routes to the node's own CIDR, routes without a
