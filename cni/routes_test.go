@@ -16,28 +16,40 @@ func TestPlanRoutes(t *testing.T) {
 	p := netip.MustParsePrefix
 	a := netip.MustParseAddr
 	own := p("10.244.0.0/24")
-	installed := map[netip.Prefix]netip.Addr{
-		p("10.244.1.0/24"): a("10.0.0.2"), // unchanged
-		p("10.244.2.0/24"): a("10.0.0.3"), // its node moved
-		p("10.244.9.0/24"): a("10.0.0.9"), // its node left
+	installed := map[netip.Prefix]routeTarget{
+		p("10.244.1.0/24"): {Via: a("10.0.0.2")},                  // unchanged
+		p("10.244.2.0/24"): {Via: a("10.0.0.3")},                  // its node moved
+		p("10.244.9.0/24"): {Via: a("10.0.0.9")},                  // its node left
+		p("10.244.6.0/24"): {Via: a("10.244.6.0"), Overlay: true}, // overlay, unchanged
+		p("10.244.7.0/24"): {Via: a("10.0.0.7")},                  // now through the overlay
+		p("10.244.8.0/24"): {Via: a("10.244.8.0"), Overlay: true}, // now direct
 	}
-	want := []NodeRoute{
-		{PodCIDR: p("10.244.1.0/24"), Via: a("10.0.0.2")},
-		{PodCIDR: p("10.244.2.0/24"), Via: a("10.0.0.33")},
-		{PodCIDR: p("10.244.3.0/24"), Via: a("10.0.0.4")},  // new
-		{PodCIDR: p("10.244.3.0/24"), Via: a("10.0.0.44")}, // a second claim: ignored
-		{PodCIDR: own, Via: a("10.0.0.1")},                 // this node's own
-		{PodCIDR: p("10.244.5.0/24")},                      // no address yet
-	}
-	got := planRoutes(installed, want, own)
-	wantOps := routeOps{
-		Replace: []NodeRoute{{PodCIDR: p("10.244.2.0/24"), Via: a("10.0.0.33")}, {PodCIDR: p("10.244.3.0/24"), Via: a("10.0.0.4")}},
-		Delete:  []netip.Prefix{p("10.244.9.0/24")},
+	want := wantedRoutes([]PodRoute{
+		{PodCIDR: p("10.244.1.0/24"), Node: a("10.0.0.2")},
+		{PodCIDR: p("10.244.2.0/24"), Node: a("10.0.0.33")},
+		{PodCIDR: p("10.244.3.0/24"), Node: a("10.0.0.4")},  // new
+		{PodCIDR: p("10.244.3.0/24"), Node: a("10.0.0.44")}, // a second claim: ignored
+		{PodCIDR: own, Node: a("10.0.0.1")},                 // this node's own
+		{PodCIDR: p("10.244.5.0/24")},                       // no address yet
+		{PodCIDR: p("10.244.6.7/24"), Node: a("192.0.2.6"), Overlay: true},
+		{PodCIDR: p("10.244.7.0/24"), Node: a("10.0.0.7"), Overlay: true},
+		{PodCIDR: p("10.244.8.0/24"), Node: a("10.0.0.8")},
+		{PodCIDR: p("fd00::/64"), Node: a("10.0.0.10")}, // not IPv4
+	}, own)
+	got := planRoutes(installed, want)
+	wantOps := RouteOps{
+		Replace: []PodRoute{
+			{PodCIDR: p("10.244.2.0/24"), Node: a("10.0.0.33")},
+			{PodCIDR: p("10.244.3.0/24"), Node: a("10.0.0.4")},
+			{PodCIDR: p("10.244.7.0/24"), Node: a("10.0.0.7"), Overlay: true},
+			{PodCIDR: p("10.244.8.0/24"), Node: a("10.0.0.8")},
+		},
+		Delete: []netip.Prefix{p("10.244.9.0/24")},
 	}
 	if !reflect.DeepEqual(got, wantOps) {
 		t.Fatalf("plan:\n got  %+v\n want %+v", got, wantOps)
 	}
-	if ops := planRoutes(nil, nil, own); len(ops.Replace)+len(ops.Delete) != 0 {
+	if ops := planRoutes(nil, nil); ops.Changes() != 0 {
 		t.Fatalf("nothing to do: %+v", ops)
 	}
 }
@@ -87,7 +99,7 @@ func TestSyncRoutes(t *testing.T) {
 		if got["10.244.1.0/24"] != "192.0.2.4" || got["10.244.2.0/24"] != "" || got["198.51.100.0/24"] != "192.0.2.254" {
 			return fmt.Errorf("after the second sync (%+v): %v", ops, got)
 		}
-		if again, _ := SyncRoutes(want, own); len(again.Replace)+len(again.Delete) != 0 {
+		if again, _ := SyncRoutes(want, own); len(again.Replace)+len(again.Delete) != 0 || linkExists(t, n, VXLANDevice) {
 			return fmt.Errorf("a sync with nothing to do changed %+v", again)
 		}
 		fwd, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")

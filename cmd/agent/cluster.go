@@ -124,7 +124,7 @@ func runCluster(ctx context.Context, o *runOptions, log *slog.Logger) error {
 				log.Warn("announce the pod CIDR", "err", err)
 			}
 			if own, err := netip.ParsePrefix(cidr); err == nil {
-				g.Go(func() error { return routePods(gctx, mem, o.nodeName, own, log) })
+				g.Go(func() error { return routePods(gctx, mem, o.nodeName, own, o.podRouting, log) })
 			}
 		}
 		return runClusterNode(gctx, o, adv, creds, cs, announce, log)

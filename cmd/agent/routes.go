@@ -27,18 +27,25 @@ func nodeRoutes(members []membership.Member, self string) []cni.NodeRoute {
 	return out
 }
 
-// routePods keeps a route to every other node's pods through that node,
-// as members come, change and go, until ctx ends. The nodes share an L2
-// segment; overlays are the network issue's.
-func routePods(ctx context.Context, mem *membership.Membership, self string, own netip.Prefix, log *slog.Logger) error {
+// routePods keeps a route to every other node's pods, direct or through
+// the VXLAN overlay as mode says, as members come, change and go, until
+// ctx ends.
+func routePods(ctx context.Context, mem *membership.Membership, self string, own netip.Prefix, mode cni.RoutingMode, log *slog.Logger) error {
 	changed := mem.Subscribe()
 	for {
-		ops, err := cni.SyncRoutes(nodeRoutes(mem.Members(), self), own)
+		ops, err := cni.SyncNodeRoutes(nodeRoutes(mem.Members(), self), own, mode)
 		switch {
 		case err != nil:
-			log.Warn("pod routes to other nodes", "err", err)
-		case len(ops.Replace)+len(ops.Delete) > 0:
-			log.Info("pod routes to other nodes changed", "set", len(ops.Replace), "removed", len(ops.Delete))
+			log.Warn("pod routes to other nodes", "mode", mode, "err", err)
+		case ops.Changes() > 0:
+			overlay := 0
+			for _, r := range ops.Replace {
+				if r.Overlay {
+					overlay++
+				}
+			}
+			log.Info("pod routes to other nodes changed", "mode", mode, "set", len(ops.Replace), "overlay", overlay,
+				"removed", len(ops.Delete), "overlayEntries", ops.Overlay.Changes())
 		}
 		select {
 		case <-ctx.Done():

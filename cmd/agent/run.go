@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
+	"github.com/keel-edge/keel/cni"
 	"github.com/keel-edge/keel/coordinator"
 )
 
@@ -40,6 +41,7 @@ type runOptions struct {
 	tolerationS int64
 	runPods     bool
 	podCIDR     string
+	podRouting  cni.RoutingMode
 	runDir      string
 	nodeAPIAddr string
 	cniConfDir  string
@@ -103,6 +105,7 @@ and the cgroup "keel-NODE".`,
 	f.Int64Var(&o.tolerationS, "default-toleration-seconds", def.DefaultTolerationSeconds, "how long pods stay on an unreachable or not-ready node unless they say otherwise (coordinators)")
 	f.BoolVar(&o.runPods, "run-pods", true, "run the pods bound to this node (containers, pod network, node API)")
 	f.StringVar(&o.podCIDR, "pod-cidr", "10.244.0.0/24", "this node's pod address range")
+	f.TextVar(&o.podRouting, "pod-routing", cni.RoutingAuto, "routes to other nodes' pods: auto (direct to nodes on a connected subnet, else vxlan), direct or vxlan")
 	f.StringVar(&o.runDir, "run-dir", "", "directory for state that lives until reboot (default /run/keel; see below)")
 	f.StringVar(&o.nodeAPIAddr, "node-api-addr", "0.0.0.0:10250", "listen address of the node API (logs, exec, port-forward)")
 	f.StringVar(&o.cniConfDir, "cni-conf-dir", "", "directory of CNI network configurations (default /etc/cni/net.d; see below)")
