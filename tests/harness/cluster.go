@@ -20,6 +20,8 @@ type ClusterOptions struct {
 	Coordinators int
 	// RunPods runs real containers on every node.
 	RunPods bool
+	// Args are added to every agent's command line.
+	Args []string
 }
 
 // Cluster is a set of agents, each in a network namespace of its own
@@ -84,7 +86,7 @@ func (c *Cluster) AddNode() *Agent {
 	mustIP(t, "-n", ns, "addr", "add", ip+"/24", "dev", "eth0")
 	mustIP(t, "-n", ns, "link", "set", "eth0", "up")
 
-	args := []string{"--gossip-addr", ip + ":7946", "--fast-gossip", "--advertise-addr", ip}
+	args := append([]string{"--gossip-addr", ip + ":7946", "--fast-gossip", "--advertise-addr", ip}, c.opts.Args...)
 	if i < c.opts.Coordinators {
 		args = append(args, "--coordinator")
 	}
