@@ -88,12 +88,33 @@ func (l *loop) createSandbox(ctx context.Context, pod *corev1.Pod) (sandboxInfo,
 	if pod.Spec.HostNetwork {
 		return info, nil
 	}
-	ips, err := l.network.Attach(ctx, uid, pod.Namespace, pod.Name, sb.NetNSPath)
+	ips, err := l.network.Attach(ctx, uid, pod.Namespace, pod.Name, sb.NetNSPath, hostPorts(pod))
 	if err != nil {
 		return sandboxInfo{}, fmt.Errorf("attach network: %w", err)
 	}
 	info.PodIPs = ips
 	return info, nil
+}
+
+// hostPorts are the pod's container ports with a hostPort, init
+// containers' included, as the kubelet publishes them.
+func hostPorts(pod *corev1.Pod) []PortMapping {
+	var out []PortMapping
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			for _, p := range c.Ports {
+				if p.HostPort <= 0 {
+					continue
+				}
+				proto := string(p.Protocol)
+				if proto == "" {
+					proto = string(corev1.ProtocolTCP)
+				}
+				out = append(out, PortMapping{HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: proto, HostIP: p.HostIP})
+			}
+		}
+	}
+	return out
 }
 
 // start pulls, resolves and starts one container attempt, returning the

@@ -74,12 +74,16 @@ type (
 	RegistryAuth = runtimeapi.RegistryAuth
 )
 
+// PortMapping is runtimeapi's, shared with the network driver.
+type PortMapping = runtimeapi.PortMapping
+
 // Network attaches pod sandboxes to the pod network.
 type Network interface {
 	// Attach gives the sandbox's network namespace an interface eth0 with
-	// an address from the node's pod CIDR, and returns the pod IPs.
-	Attach(ctx context.Context, podUID, namespace, name, netnsPath string) ([]string, error)
-	// Detach releases the pod's address and interface; detaching twice is
-	// not an error.
+	// an address from the node's pod CIDR, publishes ports on the node,
+	// and returns the pod IPs.
+	Attach(ctx context.Context, podUID, namespace, name, netnsPath string, ports []PortMapping) ([]string, error)
+	// Detach releases the pod's address, interface and published ports;
+	// detaching twice is not an error.
 	Detach(ctx context.Context, podUID, namespace, name, netnsPath string) error
 }

@@ -129,6 +129,9 @@ func DefaultConfList(c Config) ([]byte, error) {
 			"mtu":     c.MTU,
 			"subnet":  c.PodCIDR,
 			"dataDir": c.DataDir,
+			"capabilities": map[string]bool{
+				"portMappings": true,
+			},
 		}},
 	}
 	b, err := json.MarshalIndent(list, "", "  ")

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/keel-edge/keel/runtimeapi"
 )
 
 // PodIfName is the pod's interface.
@@ -113,12 +115,17 @@ func (n *Network) runtimeConf(podUID, namespace, name, netnsPath string) *libcni
 	}
 }
 
-// Attach runs ADD for the pod's netns and returns its IPs.
-func (n *Network) Attach(ctx context.Context, podUID, namespace, name, netnsPath string) ([]string, error) {
+// Attach runs ADD for the pod's netns, passing ports as the
+// portMappings capability, and returns the pod's IPs.
+func (n *Network) Attach(ctx context.Context, podUID, namespace, name, netnsPath string, ports []runtimeapi.PortMapping) ([]string, error) {
 	if podUID == "" || netnsPath == "" {
 		return nil, fmt.Errorf("attach pod %s/%s: pod UID and netns path are required", namespace, name)
 	}
-	res, err := n.cni.AddNetworkList(ctx, n.list, n.runtimeConf(podUID, namespace, name, netnsPath))
+	rc := n.runtimeConf(podUID, namespace, name, netnsPath)
+	if len(ports) > 0 {
+		rc.CapabilityArgs = map[string]any{"portMappings": capabilityPorts(ports)}
+	}
+	res, err := n.cni.AddNetworkList(ctx, n.list, rc)
 	if err != nil {
 		return nil, fmt.Errorf("attach pod %s/%s: %w", namespace, name, err)
 	}
@@ -127,6 +134,16 @@ func (n *Network) Attach(ctx context.Context, podUID, namespace, name, netnsPath
 		return nil, fmt.Errorf("attach pod %s/%s: %w", namespace, name, err)
 	}
 	return ips, nil
+}
+
+// capabilityPorts is ports in the portMappings capability's form.
+func capabilityPorts(ports []runtimeapi.PortMapping) []PortMapping {
+	out := make([]PortMapping, 0, len(ports))
+	for _, p := range ports {
+		out = append(out, PortMapping{HostPort: int(p.HostPort), ContainerPort: int(p.ContainerPort),
+			Protocol: strings.ToLower(p.Protocol), HostIP: p.HostIP})
+	}
+	return out
 }
 
 // podIPs lists a result's addresses.

@@ -14,6 +14,7 @@ import (
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/keel-edge/keel/agent"
+	"github.com/keel-edge/keel/runtimeapi"
 )
 
 // The driver satisfies the agent's contract; the assertion lives in a
@@ -79,6 +80,9 @@ func TestDefaultConfList_isValidForLibcniAndPlugin(t *testing.T) {
 	}
 	if conf.Subnet != "10.244.3.0/24" || conf.MTU != 1450 || conf.DataDir != c.DataDir || conf.Bridge != DefaultBridge {
 		t.Fatalf("plugin entry = %+v", conf)
+	}
+	if !list.Plugins[0].Network.Capabilities["portMappings"] {
+		t.Fatalf("conflist does not declare the portMappings capability: %+v", list.Plugins[0].Network.Capabilities)
 	}
 	if _, err := DefaultConfList(TestConfig("/x", "")); err == nil {
 		t.Fatal("conflist without a pod CIDR accepted")
@@ -164,10 +168,14 @@ func TestNetwork_throughLibcni(t *testing.T) {
 	pod1, pod2 := newNS(t), newNS(t)
 
 	ips, err := inNS(t, node, func(ctx context.Context) ([]string, error) {
-		return net1.Attach(ctx, "uid-1", "default", "web", pod1.Path())
+		return net1.Attach(ctx, "uid-1", "default", "web", pod1.Path(), []runtimeapi.PortMapping{{HostPort: 18081, ContainerPort: 80, Protocol: "TCP"}})
 	})
 	if err != nil || !slices.Equal(ips, []string{"10.95.0.2"}) {
 		t.Fatalf("Attach = %v, %v; want [10.95.0.2]", ips, err)
+	}
+	// The ports reached the plugin as the portMappings capability.
+	if rules := natRules(t, node, chainHostPorts); len(rules) != 1 || ruleTag(rules[0]) != "pod uid-1" {
+		t.Fatalf("host port rules after Attach: %d", len(rules))
 	}
 	if err := dial(node, serve(t, pod1, net.ParseIP(ips[0]))); err != nil {
 		t.Fatalf("node -> attached pod: %v", err)
@@ -194,7 +202,7 @@ func TestNetwork_throughLibcni(t *testing.T) {
 		t.Fatal(err)
 	}
 	ips, err = inNS(t, node, func(ctx context.Context) ([]string, error) {
-		return net2.Attach(ctx, "uid-2", "default", "db", pod2.Path())
+		return net2.Attach(ctx, "uid-2", "default", "db", pod2.Path(), nil)
 	})
 	if err != nil || !slices.Equal(ips, []string{"10.95.0.3"}) {
 		t.Fatalf("Attach after restart = %v, %v; want [10.95.0.3]", ips, err)
@@ -220,6 +228,9 @@ func TestNetwork_throughLibcni(t *testing.T) {
 	}
 	if linkExists(t, pod1, "eth0") {
 		t.Fatal("Detach left eth0")
+	}
+	if rules := natRules(t, node, chainHostPorts); len(rules) != 0 {
+		t.Fatalf("Detach left %d host port rules", len(rules))
 	}
 	s, err := OpenStore(cfg.DataDir, DefaultNetworkName, mustPrefix(t, cfg.PodCIDR))
 	if err != nil {
@@ -249,7 +260,7 @@ func TestNetwork_referencePluginsInPlace(t *testing.T) {
 	n, node := nodeNetwork(t, cfg)
 	pod := newNS(t)
 	ips, err := inNS(t, node, func(ctx context.Context) ([]string, error) {
-		return n.Attach(ctx, "ref-uid", "default", "ref", pod.Path())
+		return n.Attach(ctx, "ref-uid", "default", "ref", pod.Path(), nil)
 	})
 	if err != nil || len(ips) != 1 || !strings.HasPrefix(ips[0], "10.94.0.") {
 		t.Fatalf("Attach with the reference plugins = %v, %v", ips, err)

@@ -11,6 +11,7 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
 	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/google/nftables"
 )
 
 // supportedVersions are the CNI spec versions the plugin speaks; GC and
@@ -41,6 +42,10 @@ func cmdAdd(args *skel.CmdArgs) error {
 	if err != nil {
 		return types.NewError(types.ErrInvalidNetworkConfig, err.Error(), "")
 	}
+	ports, err := runtimeConfHostPorts(args.StdinData)
+	if err != nil {
+		return types.NewError(types.ErrInvalidNetworkConfig, err.Error(), "")
+	}
 	podNS, err := ns.GetNS(args.Netns)
 	if err != nil {
 		return types.NewError(types.ErrInvalidNetNS, fmt.Sprintf("open netns %q: %v", args.Netns, err), "")
@@ -65,10 +70,16 @@ func cmdAdd(args *skel.CmdArgs) error {
 	addr := netip.PrefixFrom(a, conf.Prefix().Bits())
 	hostName := hostVethName(args.ContainerID, args.IfName)
 	att, err := setupPod(podNS, br, hostName, args.IfName, conf.MTU, addr, gw.Addr())
+	if err == nil && len(ports) > 0 {
+		err = withNAT(func(c *nftables.Conn) error {
+			return addPortMappings(c, conf.Bridge, conf.Prefix(), args.ContainerID, a, ports)
+		})
+	}
 	if err != nil {
 		// Undo, so a retried ADD starts clean; the first error is the one
 		// that matters.
 		_ = deleteLink(hostName)
+		_ = withNAT(func(c *nftables.Conn) error { return removePortMappings(c, isID(args.ContainerID)) })
 		_ = store.Release(args.ContainerID, args.IfName)
 		return err
 	}
@@ -89,6 +100,19 @@ func cmdAdd(args *skel.CmdArgs) error {
 	return types.PrintResult(result, conf.CNIVersion)
 }
 
+// withNAT runs f with a connection to nftables in the current network
+// namespace.
+func withNAT(f func(*nftables.Conn) error) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("open nftables: %w", err)
+	}
+	return f(c)
+}
+
+// isID selects one container ID.
+func isID(id string) func(string) bool { return func(s string) bool { return s == id } }
+
 // defaultNet is the default destination of a's family.
 func defaultNet(a netip.Addr) *net.IPNet {
 	if a.Is4() {
@@ -101,6 +125,9 @@ func cmdDel(args *skel.CmdArgs) error {
 	conf, err := ParseConfig(args.StdinData)
 	if err != nil {
 		return types.NewError(types.ErrInvalidNetworkConfig, err.Error(), "")
+	}
+	if err := withNAT(func(c *nftables.Conn) error { return removePortMappings(c, isID(args.ContainerID)) }); err != nil {
+		return err
 	}
 	if err := deleteLink(hostVethName(args.ContainerID, args.IfName)); err != nil {
 		return err
@@ -195,7 +222,9 @@ func cmdGC(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
+	errs := []error{withNAT(func(c *nftables.Conn) error {
+		return removePortMappings(c, func(id string) bool { return !valid[id] })
+	})}
 	for _, a := range freed {
 		if a.ContainerID == "" {
 			continue

@@ -112,6 +112,12 @@ func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, tlsCfg *tl
 	if err != nil {
 		return 0, fmt.Errorf("pod network: %w", err)
 	}
+	// A user's own plugin chain does its own masquerading.
+	if filepath.Base(network.Source()) == cni.ConfListName {
+		if err := cni.SetupEgress(o.podCIDR, o.clusterCIDR); err != nil {
+			return 0, fmt.Errorf("pod network: %w", err)
+		}
+	}
 	pcfg := agent.DefaultPodsConfig(o.nodeName, filepath.Join(o.dataDir, "pods"))
 	pcfg.LogDir = filepath.Join(o.dataDir, "logs")
 	pcfg.Log = log
