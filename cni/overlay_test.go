@@ -12,6 +12,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/keel-edge/keel/internal/netnstest"
 )
 
 func TestUseOverlay(t *testing.T) {
@@ -124,9 +126,9 @@ func TestPlanOverlay(t *testing.T) {
 func TestSyncNodeRoutes_vxlanThroughRouter(t *testing.T) {
 	requirePrivileged(t)
 	a, r, b := newNS(t), newNS(t), newNS(t)
-	plug(t, a, r, "eth0", "r-a", "10.1.0.1/24", "10.1.0.254/24")
-	plug(t, b, r, "eth0", "r-b", "10.2.0.1/24", "10.2.0.254/24")
-	mustInNS(t, r, func() error { return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644) })
+	netnstest.Plug(t, a, r, "eth0", "r-a", "10.1.0.1/24", "10.1.0.254/24")
+	netnstest.Plug(t, b, r, "eth0", "r-b", "10.2.0.1/24", "10.2.0.254/24")
+	netnstest.In(t, r, func() error { return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644) })
 	podA, podB := netip.MustParseAddr("10.244.1.5"), netip.MustParseAddr("10.244.2.5")
 	nodeA, nodeB := netip.MustParseAddr("10.1.0.1"), netip.MustParseAddr("10.2.0.1")
 	cidrA, cidrB := mustPrefix(t, "10.244.1.0/24"), mustPrefix(t, "10.244.2.0/24")
@@ -135,7 +137,7 @@ func TestSyncNodeRoutes_vxlanThroughRouter(t *testing.T) {
 		gw  string
 		pod netip.Addr
 	}{{a, "10.1.0.254", podA}, {b, "10.2.0.254", podB}} {
-		mustInNS(t, x.n, func() error {
+		netnstest.In(t, x.n, func() error {
 			if err := netlink.RouteAdd(&netlink.Route{Gw: net.ParseIP(x.gw)}); err != nil {
 				return fmt.Errorf("default route: %w", err)
 			}
@@ -145,13 +147,13 @@ func TestSyncNodeRoutes_vxlanThroughRouter(t *testing.T) {
 	sync := func(n ns.NetNS, want []NodeRoute, own netip.Prefix) RouteOps {
 		t.Helper()
 		var ops RouteOps
-		mustInNS(t, n, func() (err error) { ops, err = SyncNodeRoutes(want, own, RoutingAuto); return err })
+		netnstest.In(t, n, func() (err error) { ops, err = SyncNodeRoutes(want, own, RoutingAuto); return err })
 		return ops
 	}
 	sync(a, []NodeRoute{{PodCIDR: cidrB, Via: nodeB}}, cidrA)
 	sync(b, []NodeRoute{{PodCIDR: cidrA, Via: nodeA}}, cidrB)
 
-	mustInNS(t, a, func() error {
+	netnstest.In(t, a, func() error {
 		routes, err := netlink.RouteListFiltered(unix.AF_INET, &netlink.Route{Dst: ipNet(cidrB)}, netlink.RT_FILTER_DST)
 		if err != nil || len(routes) != 1 {
 			return fmt.Errorf("routes to %s: %v, %v", cidrB, routes, err)
@@ -188,7 +190,7 @@ func TestSyncNodeRoutes_vxlanThroughRouter(t *testing.T) {
 	if len(ops.Delete) != 1 || len(ops.Overlay.DelNeigh) != 1 || len(ops.Overlay.DelFDB) != 1 {
 		t.Fatalf("removing b: %+v", ops)
 	}
-	mustInNS(t, a, func() error {
+	netnstest.In(t, a, func() error {
 		vx, err := netlink.LinkByName(VXLANDevice)
 		if err != nil {
 			return err
@@ -218,18 +220,18 @@ func TestSyncNodeRoutes_vxlanThroughRouter(t *testing.T) {
 func TestSyncNodeRoutes_modes(t *testing.T) {
 	requirePrivileged(t)
 	a, b := newNS(t), newNS(t)
-	plug(t, a, b, "eth0", "eth0", "192.0.2.1/24", "192.0.2.2/24")
+	netnstest.Plug(t, a, b, "eth0", "eth0", "192.0.2.1/24", "192.0.2.2/24")
 	podA, podB := netip.MustParseAddr("10.244.1.5"), netip.MustParseAddr("10.244.2.5")
 	cidrA, cidrB := mustPrefix(t, "10.244.1.0/24"), mustPrefix(t, "10.244.2.0/24")
-	mustInNS(t, a, func() error { return addPodAddr(netip.PrefixFrom(podA, 24)) })
-	mustInNS(t, b, func() error { return addPodAddr(netip.PrefixFrom(podB, 24)) })
+	netnstest.In(t, a, func() error { return addPodAddr(netip.PrefixFrom(podA, 24)) })
+	netnstest.In(t, b, func() error { return addPodAddr(netip.PrefixFrom(podB, 24)) })
 	addrB := serveOn(t, b, podB)
 	for _, mode := range []RoutingMode{RoutingAuto, RoutingVXLAN, RoutingDirect} {
-		mustInNS(t, a, func() error {
+		netnstest.In(t, a, func() error {
 			_, err := SyncNodeRoutes([]NodeRoute{{PodCIDR: cidrB, Via: netip.MustParseAddr("192.0.2.2")}}, cidrA, mode)
 			return err
 		})
-		mustInNS(t, b, func() error {
+		netnstest.In(t, b, func() error {
 			_, err := SyncNodeRoutes([]NodeRoute{{PodCIDR: cidrA, Via: netip.MustParseAddr("192.0.2.1")}}, cidrB, mode)
 			return err
 		})
@@ -239,35 +241,6 @@ func TestSyncNodeRoutes_modes(t *testing.T) {
 		if err := dialFrom(a, podA, addrB); err != nil {
 			t.Fatalf("%s: pod on a to pod on b: %v", mode, err)
 		}
-	}
-}
-
-// plug joins namespaces x and y with a veth, xName with address xAddr in
-// x and yName with yAddr in y, both up.
-func plug(t *testing.T, x, y ns.NetNS, xName, yName, xAddr, yAddr string) {
-	t.Helper()
-	mustInNS(t, x, func() error {
-		return netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: xName}, PeerName: yName,
-			PeerNamespace: netlink.NsFd(int(y.Fd()))})
-	})
-	for _, end := range []struct {
-		n          ns.NetNS
-		name, addr string
-	}{{x, xName, xAddr}, {y, yName, yAddr}} {
-		mustInNS(t, end.n, func() error {
-			l, err := netlink.LinkByName(end.name)
-			if err != nil {
-				return err
-			}
-			addr, err := netlink.ParseAddr(end.addr)
-			if err != nil {
-				return err
-			}
-			if err := netlink.AddrAdd(l, addr); err != nil {
-				return err
-			}
-			return netlink.LinkSetUp(l)
-		})
 	}
 }
 
@@ -282,13 +255,6 @@ func addPodAddr(p netip.Prefix) error {
 		return err
 	}
 	return netlink.LinkSetUp(d)
-}
-
-func mustInNS(t *testing.T, n ns.NetNS, f func() error) {
-	t.Helper()
-	if err := n.Do(func(ns.NetNS) error { return f() }); err != nil {
-		t.Fatalf("in %s: %v", n.Path(), err)
-	}
 }
 
 // serveOn is serve for a netip.Addr.

@@ -16,6 +16,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/keel-edge/keel/cni"
+	"github.com/keel-edge/keel/internal/netnstest"
 )
 
 // podNetRoundTrips is how many one-byte round trips a latency figure is
@@ -37,7 +38,7 @@ func BenchmarkPodNetwork(b *testing.B) {
 	}
 	b.Run("veth", func(b *testing.B) {
 		x, y := benchNS(b), benchNS(b)
-		benchPlug(b, x, y, "eth0", "eth0", "10.244.1.5/24", "10.244.1.6/24")
+		netnstest.Plug(b, x, y, "eth0", "eth0", "10.244.1.5/24", "10.244.1.6/24")
 		measurePodNet(b, "veth between two namespaces", x, y, netip.MustParseAddr("10.244.1.6"))
 	})
 	for _, mode := range []cni.RoutingMode{cni.RoutingDirect, cni.RoutingVXLAN} {
@@ -47,7 +48,7 @@ func BenchmarkPodNetwork(b *testing.B) {
 			if mode != cni.RoutingVXLAN {
 				return
 			}
-			benchIn(b, nodeA, func() error {
+			netnstest.In(b, nodeA, func() error {
 				vx, err := netlink.LinkByName(cni.VXLANDevice)
 				if err != nil {
 					return err
@@ -66,22 +67,22 @@ func BenchmarkPodNetwork(b *testing.B) {
 // the nodes; it returns the first node's namespace and the pods'.
 func twoNodePods(b *testing.B, mode cni.RoutingMode) (ns.NetNS, ns.NetNS, ns.NetNS) {
 	nodeA, nodeB := benchNS(b), benchNS(b)
-	benchPlug(b, nodeA, nodeB, "eth0", "eth0", "192.0.2.1/24", "192.0.2.2/24")
+	netnstest.Plug(b, nodeA, nodeB, "eth0", "eth0", "192.0.2.1/24", "192.0.2.2/24")
 	var pods []ns.NetNS
 	for i, node := range []ns.NetNS{nodeA, nodeB} {
 		pod := benchNS(b)
-		benchPlug(b, pod, node, "eth0", "pod", fmt.Sprintf("10.244.%d.5/24", i+1), fmt.Sprintf("10.244.%d.1/24", i+1))
-		benchIn(b, pod, func() error {
+		netnstest.Plug(b, pod, node, "eth0", "pod", fmt.Sprintf("10.244.%d.5/24", i+1), fmt.Sprintf("10.244.%d.1/24", i+1))
+		netnstest.In(b, pod, func() error {
 			return netlink.RouteAdd(&netlink.Route{Gw: net.ParseIP(fmt.Sprintf("10.244.%d.1", i+1))})
 		})
 		pods = append(pods, pod)
 	}
 	cidrA, cidrB := netip.MustParsePrefix("10.244.1.0/24"), netip.MustParsePrefix("10.244.2.0/24")
-	benchIn(b, nodeA, func() error {
+	netnstest.In(b, nodeA, func() error {
 		_, err := cni.SyncNodeRoutes([]cni.NodeRoute{{PodCIDR: cidrB, Via: netip.MustParseAddr("192.0.2.2")}}, cidrA, mode)
 		return err
 	})
-	benchIn(b, nodeB, func() error {
+	netnstest.In(b, nodeB, func() error {
 		_, err := cni.SyncNodeRoutes([]cni.NodeRoute{{PodCIDR: cidrA, Via: netip.MustParseAddr("192.0.2.1")}}, cidrB, mode)
 		return err
 	})
@@ -93,7 +94,7 @@ func twoNodePods(b *testing.B, mode cni.RoutingMode) (ns.NetNS, ns.NetNS, ns.Net
 // connection.
 func measurePodNet(b *testing.B, name string, client, server ns.NetNS, addr netip.Addr) {
 	var ln net.Listener
-	benchIn(b, server, func() (err error) {
+	netnstest.In(b, server, func() (err error) {
 		ln, err = net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
 		return err
 	})
@@ -109,7 +110,7 @@ func measurePodNet(b *testing.B, name string, client, server ns.NetNS, addr neti
 	}()
 	dial := func(kind byte) net.Conn {
 		var c net.Conn
-		benchIn(b, client, func() (err error) {
+		netnstest.In(b, client, func() (err error) {
 			c, err = net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
 			return err
 		})
@@ -202,40 +203,4 @@ func benchNS(b *testing.B) ns.NetNS {
 		}
 	})
 	return n
-}
-
-func benchIn(b *testing.B, n ns.NetNS, f func() error) {
-	b.Helper()
-	if err := n.Do(func(ns.NetNS) error { return f() }); err != nil {
-		b.Fatalf("in %s: %v", n.Path(), err)
-	}
-}
-
-// benchPlug joins x and y with a veth: xName with xAddr in x, yName with
-// yAddr in y, both up.
-func benchPlug(b *testing.B, x, y ns.NetNS, xName, yName, xAddr, yAddr string) {
-	b.Helper()
-	benchIn(b, x, func() error {
-		return netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: xName}, PeerName: yName,
-			PeerNamespace: netlink.NsFd(int(y.Fd()))})
-	})
-	for _, end := range []struct {
-		n          ns.NetNS
-		name, addr string
-	}{{x, xName, xAddr}, {y, yName, yAddr}} {
-		benchIn(b, end.n, func() error {
-			l, err := netlink.LinkByName(end.name)
-			if err != nil {
-				return err
-			}
-			addr, err := netlink.ParseAddr(end.addr)
-			if err != nil {
-				return err
-			}
-			if err := netlink.AddrAdd(l, addr); err != nil {
-				return fmt.Errorf("address %s on %s: %w", end.addr, end.name, err)
-			}
-			return netlink.LinkSetUp(l)
-		})
-	}
 }
