@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"sort"
 	"strings"
 	"testing"
@@ -194,6 +195,23 @@ func TestCluster_workloads(t *testing.T) {
 		}
 		if reached < 2 {
 			t.Fatalf("only %d pods on other nodes to reach:\n%s", reached, targets)
+		}
+	})
+	t.Run("pods reach the outside, nodes reach pods", func(t *testing.T) {
+		url := c.Outside("outside\n")
+		for _, node := range []string{"node-1", "node-2", "node-3"} {
+			pod := strings.TrimSpace(kubectlIn("get", "pods", "-l", "app=agentd", "--field-selector", "spec.nodeName="+node, "-o", "jsonpath={.items[0].metadata.name}"))
+			if got := kubectlIn("exec", pod, "--", "timeout", "5", "wget", "-qO-", url); got != "outside\n" {
+				t.Fatalf("%s on %s fetched %q from %s", pod, node, got, url)
+			}
+		}
+		target := strings.Fields(kubectlIn("get", "pods", "-l", "app=web", "--field-selector", "spec.nodeName=node-1", "-o",
+			`jsonpath={.items[0].metadata.name} {.items[0].status.podIP}`))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		got, err := c.Nodes[1].Run(ctx, "busybox", "sh", "-c", "timeout 5 busybox wget -qO- http://"+target[1]+":8080/")
+		if err != nil || !strings.Contains(got, target[0]) {
+			t.Fatalf("node-2 asked %s (%s on node-1): %v %q", target[1], target[0], err, got)
 		}
 	})
 	t.Run("a killed worker's pods run elsewhere", func(t *testing.T) {

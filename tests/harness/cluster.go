@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +131,33 @@ func mustIP(t testing.TB, args ...string) {
 	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
 	}
+}
+
+// outsideAddr is the switch namespace's own address: a machine on the
+// nodes' network that is not a node.
+const outsideAddr = clusterSubnet + "254"
+
+// Outside serves body over HTTP from the switch namespace, a machine on
+// the nodes' network that is not a node and has no route to pods, and
+// returns its URL. Pods reach it only through the nodes' egress
+// masquerade.
+func (c *Cluster) Outside(body string) string {
+	t := c.t
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustIP(t, "-n", c.Switch, "addr", "add", outsideAddr+"/24", "dev", "br0")
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatalf("busybox: %v", err)
+	}
+	argv := inNetNS(c.Switch, []string{busybox, "httpd", "-f", "-p", outsideAddr + ":8000", "-h", dir})
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return "http://" + outsideAddr + ":8000/"
 }
