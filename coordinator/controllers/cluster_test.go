@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"sync"
 	"testing"
@@ -23,10 +22,8 @@ import (
 	"github.com/keel-edge/keel/coordinator"
 	"github.com/keel-edge/keel/coordinator/controllers"
 	"github.com/keel-edge/keel/coordinator/coordtest"
+	"github.com/keel-edge/keel/internal/kubectlbin"
 )
-
-// kubectlBin is the kubectl the acceptance scenarios drive.
-const kubectlBin = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33"
 
 // cluster is a coordinator serving in this process with the controllers
 // running against it and a fake kubelet that makes pods ready.
@@ -179,10 +176,7 @@ func podsOf(t *testing.T, cs kubernetes.Interface, app string) []corev1.Pod {
 
 func kubectl(t *testing.T, c *cluster, args ...string) string {
 	t.Helper()
-	if _, err := os.Stat(kubectlBin); err != nil {
-		t.Skipf("kubectl is not installed at %s", kubectlBin)
-	}
-	cmd := exec.Command(kubectlBin, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
+	cmd := exec.Command(kubectlbin.Require(t, "1.33"), append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("kubectl %v: %v\n%s", args, err, out)

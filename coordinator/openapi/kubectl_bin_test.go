@@ -17,25 +17,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/keel-edge/keel/internal/kubectlbin"
 )
-
-// kubectlDir is where the kubectl releases the project supports live.
-const kubectlDir = "/usr/lib/google-cloud-sdk/bin"
-
-// kubectlBinary finds kubectl.<version> on PATH or in kubectlDir, and skips
-// the test, saying so, when that release is not installed.
-func kubectlBinary(t *testing.T, version string) string {
-	t.Helper()
-	name := "kubectl." + version
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if p, err := exec.LookPath(filepath.Join(kubectlDir, name)); err == nil {
-		return p
-	}
-	t.Skipf("%s is not installed (looked on PATH and in %s): the real-kubectl test cannot run", name, kubectlDir)
-	return ""
-}
 
 // fakeAPIServer serves the OpenAPI handler plus the least discovery kubectl
 // needs to map "pods" to a resource, over TLS, and records what was asked.
@@ -151,7 +135,7 @@ spec:
 func TestRealKubectl_explainAndApply(t *testing.T) {
 	for _, version := range []string{"1.27", "1.33"} {
 		t.Run(version, func(t *testing.T) {
-			bin := kubectlBinary(t, version)
+			bin := kubectlbin.Require(t, version)
 			api, env := startKubectlEnv(t)
 
 			out, err := runKubectl(t, bin, env, "explain", "pods.spec.containers")

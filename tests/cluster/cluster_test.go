@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keel-edge/keel/internal/kubectlbin"
 	"github.com/keel-edge/keel/tests/harness"
-	"github.com/keel-edge/keel/tests/kubectl"
 )
 
 func requireRoot(t *testing.T) {
@@ -39,7 +39,7 @@ func k(t *testing.T, node *harness.Agent, kc string, args ...string) string {
 
 func TestCluster_forms(t *testing.T) {
 	requireRoot(t)
-	kc := kubectl.RequireBinary(t, "1.33")
+	kc := kubectlbin.Require(t, "1.33")
 	c := harness.StartCluster(t, harness.ClusterOptions{Nodes: 3, Coordinators: 1})
 	out := k(t, c.Nodes[0], kc, "get", "nodes", "-o", "custom-columns=NAME:.metadata.name,CIDR:.spec.podCIDR,IP:.status.addresses[0].address", "--no-headers")
 	cidrs := map[string]bool{}
@@ -70,7 +70,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 
 func TestCluster_deadWorkerIsNoticed(t *testing.T) {
 	requireRoot(t)
-	kc := kubectl.RequireBinary(t, "1.33")
+	kc := kubectlbin.Require(t, "1.33")
 	c := harness.StartCluster(t, harness.ClusterOptions{Nodes: 3, Coordinators: 1})
 	c.Nodes[2].Kill()
 	took := waitFor(t, "node-3 NotReady", 30*time.Second, func() bool {
@@ -89,7 +89,7 @@ func TestCluster_deadWorkerIsNoticed(t *testing.T) {
 // worker's socket, which has the node's rights.
 func TestCluster_anyNodeServesTheAPI(t *testing.T) {
 	requireRoot(t)
-	kc := kubectl.RequireBinary(t, "1.33")
+	kc := kubectlbin.Require(t, "1.33")
 	c := harness.StartCluster(t, harness.ClusterOptions{Nodes: 2, Coordinators: 1})
 	admin, err := os.ReadFile(c.Nodes[0].Kubeconfig)
 	if err != nil {
@@ -123,7 +123,7 @@ func TestCluster_anyNodeServesTheAPI(t *testing.T) {
 // which followed its store, takes over with what it holds.
 func TestCluster_coordinatorFailover(t *testing.T) {
 	requireRoot(t)
-	kc := kubectl.RequireBinary(t, "1.33")
+	kc := kubectlbin.Require(t, "1.33")
 	c := harness.StartCluster(t, harness.ClusterOptions{Nodes: 3, Coordinators: 2})
 	k(t, c.Nodes[0], kc, "create", "configmap", "before-failover", "--from-literal=k=v")
 	// Let the standby's copy catch up (it follows within milliseconds).

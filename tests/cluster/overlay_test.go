@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keel-edge/keel/internal/kubectlbin"
 	"github.com/keel-edge/keel/tests/harness"
-	"github.com/keel-edge/keel/tests/kubectl"
 )
 
 const spread = `apiVersion: apps/v1
@@ -38,7 +38,7 @@ spec:
 // (--pod-routing vxlan) and has each pod reach the one on the other node.
 func TestCluster_vxlan(t *testing.T) {
 	requireRoot(t)
-	kc := kubectl.RequireBinary(t, "1.33")
+	kc := kubectlbin.Require(t, "1.33")
 	c := harness.StartCluster(t, harness.ClusterOptions{Nodes: 2, Coordinators: 1, RunPods: true,
 		Args: []string{"--pod-routing", "vxlan"}})
 	manifest := t.TempDir() + "/web.yaml"

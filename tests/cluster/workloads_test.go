@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keel-edge/keel/internal/kubectlbin"
 	"github.com/keel-edge/keel/tests/harness"
-	"github.com/keel-edge/keel/tests/kubectl"
 )
 
 const workloads = `apiVersion: apps/v1
@@ -121,7 +121,7 @@ func perNode(t *testing.T, c *harness.Cluster, kc, selector string) map[string]i
 // real containers, then kills a worker and times its pods' replacement.
 func TestCluster_workloads(t *testing.T) {
 	requireRoot(t)
-	kc := kubectl.RequireBinary(t, "1.33")
+	kc := kubectlbin.Require(t, "1.33")
 	c := harness.StartCluster(t, harness.ClusterOptions{Nodes: 3, Coordinators: 1, RunPods: true})
 	first := c.Nodes[0]
 	kubectlIn := func(args ...string) string { return k(t, first, kc, args...) }

@@ -7,12 +7,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/keel-edge/keel/internal/kubectlbin"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected outputs in testdata/*.txt with what kubectl printed")
 
 // TestScenarios runs every testdata/*.txt script with each kubectl release
-// in Versions, each run against its own fresh agent.
+// in kubectlbin.Versions, each run against its own fresh agent.
 func TestScenarios(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the kubectl scenarios start real agents (tier 2)")
@@ -38,14 +40,14 @@ func TestScenarios(t *testing.T) {
 				t.Cleanup(func() {
 					mu.Lock()
 					defer mu.Unlock()
-					if out := script.Rewrite(Versions, got); out != string(text) {
+					if out := script.Rewrite(kubectlbin.Versions, got); out != string(text) {
 						if err := os.WriteFile(file, []byte(out), 0o644); err != nil {
 							t.Errorf("update %s: %v", file, err)
 						}
 					}
 				})
 			}
-			for _, version := range Versions {
+			for _, version := range kubectlbin.Versions {
 				t.Run(version, func(t *testing.T) {
 					t.Parallel()
 					runScript(t, script, version, func(i int, out string) {
@@ -72,7 +74,7 @@ func scenarioFiles(t *testing.T) []string {
 // runScript runs every step of script with kubectl <version>, records each
 // normalised output and, unless -update, compares it with the expected one.
 func runScript(t *testing.T, script *Script, version string, record func(step int, out string)) {
-	r := newRun(t, version, RequireBinary(t, version))
+	r := newRun(t, version, kubectlbin.Require(t, version))
 	for i, st := range script.Steps {
 		out := r.step(st)
 		record(i, out)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/keel-edge/keel/internal/kubectlbin"
 )
 
 func TestParseScript_steps(t *testing.T) {
@@ -163,7 +165,7 @@ func TestScenarioFiles_parse(t *testing.T) {
 		if len(s.Steps) == 0 {
 			t.Errorf("%s has no steps", file)
 		}
-		if out := s.Rewrite(Versions, ownOutputs(s)); out != string(text) {
+		if out := s.Rewrite(kubectlbin.Versions, ownOutputs(s)); out != string(text) {
 			t.Errorf("%s changes when rewritten with its own expectations", file)
 		}
 	}
@@ -174,7 +176,7 @@ func ownOutputs(s *Script) []map[string]string {
 	got := make([]map[string]string, len(s.Steps))
 	for i, st := range s.Steps {
 		got[i] = map[string]string{}
-		for _, v := range Versions {
+		for _, v := range kubectlbin.Versions {
 			if out, ok := st.Want(v); ok {
 				got[i][v] = out
 			}
@@ -195,7 +197,7 @@ func FuzzParseScript(f *testing.F) {
 		}
 		// Writing what the file expects, then reading it back, keeps
 		// every expectation.
-		again, err := ParseScript("f.txt", s.Rewrite(Versions, ownOutputs(s)))
+		again, err := ParseScript("f.txt", s.Rewrite(kubectlbin.Versions, ownOutputs(s)))
 		if err != nil {
 			t.Fatalf("rewritten script does not parse: %v", err)
 		}
@@ -203,7 +205,7 @@ func FuzzParseScript(f *testing.F) {
 			t.Fatalf("rewrite changed the number of steps from %d to %d", len(s.Steps), len(again.Steps))
 		}
 		for i, st := range s.Steps {
-			for _, v := range Versions {
+			for _, v := range kubectlbin.Versions {
 				w, wok := st.Want(v)
 				g, gok := again.Steps[i].Want(v)
 				if wok != gok || w != g {
@@ -215,11 +217,11 @@ func FuzzParseScript(f *testing.F) {
 }
 
 func TestBinary_missingRelease(t *testing.T) {
-	_, err := Binary("0.0")
+	_, err := kubectlbin.Binary("0.0")
 	if err == nil {
-		t.Fatal("Binary(0.0) found a release that does not exist")
+		t.Fatal("kubectlbin.Binary(0.0) found a release that does not exist")
 	}
-	if _, dirErr := BinaryDir(); dirErr == nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("Binary(0.0) error = %v, want one wrapping os.ErrNotExist", err)
+	if _, dirErr := kubectlbin.BinaryDir(); dirErr == nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("kubectlbin.Binary(0.0) error = %v, want one wrapping os.ErrNotExist", err)
 	}
 }

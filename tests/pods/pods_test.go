@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keel-edge/keel/internal/kubectlbin"
 	"github.com/keel-edge/keel/tests/harness"
-	"github.com/keel-edge/keel/tests/kubectl"
 )
 
 // testImages returns a directory holding busybox.tar and demo.tar.
@@ -40,7 +40,7 @@ type node struct {
 
 func startNode(t *testing.T, version string) *node {
 	requireRoot(t)
-	kc := kubectl.RequireBinary(t, version)
+	kc := kubectlbin.Require(t, version)
 	netns := harness.NetNS(t)
 	data := t.TempDir()
 	harness.PreloadImages(t, data)

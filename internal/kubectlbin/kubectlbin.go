@@ -1,4 +1,6 @@
-package kubectl
+// Package kubectlbin finds the kubectl releases the tests drive: the one
+// on PATH and the versioned ones (kubectl.1.27 ...) installed beside it.
+package kubectlbin
 
 import (
 	"errors"
@@ -49,10 +51,10 @@ func Binary(version string) (string, error) {
 	return p, nil
 }
 
-// RequireBinary returns the path of kubectl.<version>. When that release is
+// Require returns the path of kubectl.<version>. When that release is
 // missing the test fails if CI=true, since the CI machine must have every
 // release, and is skipped with the reason otherwise.
-func RequireBinary(t testing.TB, version string) string {
+func Require(t testing.TB, version string) string {
 	t.Helper()
 	p, err := Binary(version)
 	if err == nil {
@@ -61,6 +63,6 @@ func RequireBinary(t testing.TB, version string) string {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%v: CI=true and the suite needs every supported kubectl release installed beside the kubectl on PATH", err)
 	}
-	t.Skipf("%v: install it beside the kubectl on PATH to run this scenario", err)
+	t.Skipf("%v: install it beside the kubectl on PATH to run this test", err)
 	return ""
 }
