@@ -14,16 +14,17 @@ import (
 )
 
 // templateHash is the value of the pod-template-hash label of the
-// ReplicaSet a Deployment makes for template: FNV-1a over the template's
-// JSON (stable: maps encode sorted) and the collision count, rendered in
-// the alphabet Kubernetes uses for generated names.
+// ReplicaSet a Deployment makes for template (and of a DaemonSet's
+// controller-revision-hash): dataHash of the template's JSON (stable:
+// maps encode sorted).
 func templateHash(template *corev1.PodTemplateSpec, collisionCount *int32) string {
+	return dataHash(mustJSON(template), collisionCount)
+}
+
+// dataHash is FNV-1a over data and the collision count, rendered in the
+// alphabet Kubernetes uses for generated names.
+func dataHash(data []byte, collisionCount *int32) string {
 	h := fnv.New32a()
-	data, err := json.Marshal(template)
-	if err != nil {
-		// A PodTemplateSpec always encodes; this is our own invariant.
-		panic("encode pod template: " + err.Error())
-	}
 	h.Write(data)
 	if collisionCount != nil {
 		var b [4]byte
@@ -31,6 +32,17 @@ func templateHash(template *corev1.PodTemplateSpec, collisionCount *int32) strin
 		h.Write(b[:])
 	}
 	return rand.SafeEncodeString(strconv.FormatUint(uint64(h.Sum32()), 10))
+}
+
+// mustJSON encodes API values the controllers build themselves. Plain
+// API structs and maps of them always encode, so an error here is a
+// broken invariant of this package, not something input can cause.
+func mustJSON(v any) []byte {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic("controllers: encode " + err.Error())
+	}
+	return data
 }
 
 // equalIgnoreHash reports whether two pod templates are the same apart

@@ -4,48 +4,27 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"sort"
-	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/rand"
 )
 
 // templatePatch is the data of a ControllerRevision of a DaemonSet or
 // StatefulSet: a strategic merge patch that puts template back, which is
 // what `kubectl rollout undo` applies to the owner.
 func templatePatch(template *corev1.PodTemplateSpec) []byte {
-	var raw map[string]any
-	b, err := json.Marshal(template)
-	if err == nil {
-		err = json.Unmarshal(b, &raw)
+	type replace struct {
+		corev1.PodTemplateSpec
+		Patch string `json:"$patch"`
 	}
-	if err != nil {
-		// A PodTemplateSpec always encodes; this is our own invariant.
-		panic("encode pod template: " + err.Error())
+	type spec struct {
+		Template replace `json:"template"`
 	}
-	raw["$patch"] = "replace"
-	data, err := json.Marshal(map[string]any{"spec": map[string]any{"template": raw}})
-	if err != nil {
-		panic("encode pod template patch: " + err.Error())
-	}
-	return data
-}
-
-// dataHash hashes a revision's data and the collision count the way
-// templateHash does: FNV-1a rendered in the alphabet of generated names.
-func dataHash(data []byte, collisionCount *int32) string {
-	h := fnv.New32a()
-	h.Write(data)
-	if collisionCount != nil {
-		h.Write([]byte(strconv.Itoa(int(*collisionCount))))
-	}
-	return rand.SafeEncodeString(strconv.FormatUint(uint64(h.Sum32()), 10))
+	return mustJSON(map[string]spec{"spec": {Template: replace{*template, "replace"}}})
 }
 
 // newRevision is a ControllerRevision of owner holding data, labelled
