@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -32,19 +31,9 @@ func BenchmarkPods(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("real pods need root")
 	}
-	images := os.Getenv("KEEL_IMAGES_DIR")
-	if images == "" {
-		b.Skip("set KEEL_IMAGES_DIR to the output of make images (make bench does)")
-	}
 	netns := harness.NetNS(b)
 	data := b.TempDir()
-	imports := filepath.Join(data, "images", "import")
-	os.MkdirAll(imports, 0o755)
-	src, err := os.ReadFile(filepath.Join(images, "busybox.tar"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(imports, "busybox.tar"), src, 0o644)
+	harness.PreloadImages(b, data)
 	a := harness.StartAgent(b, harness.AgentOptions{DataDir: data, RunPods: true, NetNS: netns})
 	cs, err := kubernetes.NewForConfig(&rest.Config{Host: "http://localhost", QPS: -1,
 		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
