@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+//
+// Socket-level load balancing of services: the cgroup sock_addr hooks
+// translate a service address (a frontend) to one of its backends when a
+// socket connects or sends, and translate replies and getpeername back to the
+// service address, so a client only ever sees the address it asked for.
+//
+// Addresses and ports are kept in network byte order in every map, as the
+// hooks see them in struct bpf_sock_addr.
+
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+
+#define ECONNREFUSED 111
+
+// Slots in a service's lookup table. A prime, as Maglev needs; the Go side
+// (bpf.TableSize) must agree.
+#define TABLE_SIZE 1021
+
+#define SVC_F_AFFINITY 1
+
+// A frontend: an address and port a service is reached at.
+struct svc_key {
+	__u32 addr;
+	__u16 port;
+	__u8 proto;
+	__u8 pad;
+};
+
+struct svc_value {
+	__u32 id;               // the lookup table and backends of this service port
+	__u32 affinity_timeout; // seconds, with SVC_F_AFFINITY
+	__u32 flags;
+	__u32 pad;
+};
+
+// A service port's backends as a lookup table: each slot names a backend,
+// as often as its weight asks. One write replaces it whole.
+struct table {
+	__u32 count; // distinct backends in the slots; 0 refuses connections
+	__u32 pad;
+	__u32 backend[TABLE_SIZE]; // backend ids
+};
+
+struct backend {
+	__u32 addr;
+	__u16 port;
+	__u16 pad;
+	__u32 svc; // the service id the backend belongs to
+};
+
+// Client identity for sessionAffinity: the network namespace, so one pod
+// is one client (the node's own processes are one client too).
+struct affinity_key {
+	__u64 netns;
+	__u32 svc;
+	__u32 pad;
+};
+
+struct affinity_value {
+	__u64 last; // ktime of the last connection, ns
+	__u32 backend;
+	__u32 pad;
+};
+
+struct revnat_key {
+	__u64 cookie; // socket
+	__u32 addr;   // backend
+	__u16 port;
+	__u16 pad;
+};
+
+struct revnat_value {
+	__u32 addr; // frontend
+	__u16 port;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct svc_key);
+	__type(value, struct svc_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} keel_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct table);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} keel_tables SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__type(key, __u32);
+	__type(value, struct backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} keel_backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct affinity_key);
+	__type(value, struct affinity_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} keel_affinity SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct revnat_key);
+	__type(value, struct revnat_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} keel_revnat SEC(".maps");
+
+static __always_inline struct backend *pick(struct bpf_sock_addr *ctx, struct svc_value *svc, __u32 *id)
+{
+	struct affinity_key ak = {};
+	struct affinity_value *av;
+	struct affinity_value nav = {};
+	struct backend *be;
+	struct table *t;
+	__u64 now = 0;
+	__u32 slot;
+
+	t = bpf_map_lookup_elem(&keel_tables, &svc->id);
+	if (!t || t->count == 0)
+		return 0;
+	if (svc->flags & SVC_F_AFFINITY) {
+		ak.netns = bpf_get_netns_cookie(ctx);
+		ak.svc = svc->id;
+		now = bpf_ktime_get_ns();
+		av = bpf_map_lookup_elem(&keel_affinity, &ak);
+		if (av && now - av->last < (__u64)svc->affinity_timeout * 1000000000ULL) {
+			*id = av->backend;
+			be = bpf_map_lookup_elem(&keel_backends, id);
+			if (be && be->svc == svc->id) {
+				av->last = now;
+				return be;
+			}
+		}
+	}
+	slot = bpf_get_prandom_u32() % TABLE_SIZE;
+	// Keep the bound check from being folded into the modulo: the
+	// verifier needs it to see the index in range.
+	barrier_var(slot);
+	if (slot >= TABLE_SIZE)
+		return 0;
+	*id = t->backend[slot];
+	be = bpf_map_lookup_elem(&keel_backends, id);
+	if (!be || be->svc != svc->id)
+		return 0;
+	if (svc->flags & SVC_F_AFFINITY) {
+		nav.last = now;
+		nav.backend = *id;
+		bpf_map_update_elem(&keel_affinity, &ak, &nav, BPF_ANY);
+	}
+	return be;
+}
+
+// translate rewrites a frontend destination to a backend. It returns 1 to
+// let the call go on (translated or not a service) and 0 with the error
+// set to refuse it.
+static __always_inline int translate(struct bpf_sock_addr *ctx)
+{
+	struct svc_key key = {};
+	struct svc_value *svc;
+	struct revnat_key rk = {};
+	struct revnat_value rv = {};
+	struct backend *be;
+	__u32 id = 0;
+
+	key.addr = ctx->user_ip4;
+	key.port = (__u16)ctx->user_port;
+	key.proto = (__u8)ctx->protocol;
+	svc = bpf_map_lookup_elem(&keel_services, &key);
+	if (!svc)
+		return 1;
+	be = pick(ctx, svc, &id);
+	if (!be) {
+		bpf_set_retval(-ECONNREFUSED);
+		return 0;
+	}
+	rk.cookie = bpf_get_socket_cookie(ctx);
+	rk.addr = be->addr;
+	rk.port = be->port;
+	rv.addr = key.addr;
+	rv.port = key.port;
+	bpf_map_update_elem(&keel_revnat, &rk, &rv, BPF_ANY);
+	ctx->user_ip4 = be->addr;
+	ctx->user_port = (__u32)be->port;
+	return 1;
+}
+
+// untranslate shows a backend's address as the frontend the socket asked for.
+static __always_inline int untranslate(struct bpf_sock_addr *ctx)
+{
+	struct revnat_key rk = {};
+	struct revnat_value *rv;
+
+	rk.cookie = bpf_get_socket_cookie(ctx);
+	rk.addr = ctx->user_ip4;
+	rk.port = (__u16)ctx->user_port;
+	rv = bpf_map_lookup_elem(&keel_revnat, &rk);
+	if (!rv)
+		return 1;
+	ctx->user_ip4 = rv->addr;
+	ctx->user_port = (__u32)rv->port;
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int keel_connect4(struct bpf_sock_addr *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
+		return 1;
+	return translate(ctx);
+}
+
+SEC("cgroup/sendmsg4")
+int keel_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	if (ctx->protocol != IPPROTO_UDP)
+		return 1;
+	return translate(ctx);
+}
+
+SEC("cgroup/recvmsg4")
+int keel_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	if (ctx->protocol != IPPROTO_UDP)
+		return 1;
+	return untranslate(ctx);
+}
+
+SEC("cgroup/getpeername4")
+int keel_getpeername4(struct bpf_sock_addr *ctx)
+{
+	return untranslate(ctx);
+}
+
+char __license[] SEC("license") = "Dual BSD/GPL";

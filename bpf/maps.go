@@ -1,0 +1,211 @@
+package bpf
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/cilium/ebpf"
+)
+
+// Protocols of frontends, as the kernel numbers them.
+const (
+	TCP uint8 = 6
+	UDP uint8 = 17
+)
+
+const svcAffinity = 1 // SVC_F_AFFINITY
+
+// The maps hold addresses and ports as the hooks see them: in network
+// byte order, read as native integers.
+func addr4(a netip.Addr) (uint32, error) {
+	if !a.Is4() {
+		return 0, fmt.Errorf("%s is not an IPv4 address", a)
+	}
+	b := a.As4()
+	return binary.NativeEndian.Uint32(b[:]), nil
+}
+
+func fromAddr4(v uint32) netip.Addr {
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
+}
+
+func port16(p uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], p)
+	return binary.NativeEndian.Uint16(b[:])
+}
+
+func fromPort16(v uint16) uint16 { return port16(v) }
+
+func svcKey(f netip.AddrPort, proto uint8) (sockSvcKey, error) {
+	if proto != TCP && proto != UDP {
+		return sockSvcKey{}, fmt.Errorf("frontend %s: protocol %d is neither TCP nor UDP", f, proto)
+	}
+	a, err := addr4(f.Addr())
+	if err != nil {
+		return sockSvcKey{}, fmt.Errorf("frontend %s: %w", f, err)
+	}
+	return sockSvcKey{Addr: a, Port: port16(f.Port()), Proto: proto}, nil
+}
+
+// PutService makes the frontend f (address, port, protocol) lead to the
+// service port svc: its table and backends. A positive affinity keeps a
+// client (a network namespace) on its backend while it keeps connecting
+// within that time.
+func (s *SocketLB) PutService(f netip.AddrPort, proto uint8, svc uint32, affinity time.Duration) error {
+	k, err := svcKey(f, proto)
+	if err != nil {
+		return err
+	}
+	v := sockSvcValue{Id: svc}
+	if affinity > 0 {
+		secs := affinity.Seconds()
+		v.Flags = svcAffinity
+		v.AffinityTimeout = uint32(min(math.Ceil(secs), math.MaxUint32))
+	}
+	if err := s.objs.KeelServices.Put(&k, &v); err != nil {
+		return fmt.Errorf("put service %s/%d: %w", f, proto, err)
+	}
+	return nil
+}
+
+// DeleteService removes a frontend; deleting a missing one is no error.
+func (s *SocketLB) DeleteService(f netip.AddrPort, proto uint8) error {
+	k, err := svcKey(f, proto)
+	if err != nil {
+		return err
+	}
+	return deleteKey(s.objs.KeelServices, &k, fmt.Sprintf("service %s/%d", f, proto))
+}
+
+// PutBackend stores backend id, an endpoint address of service port svc.
+func (s *SocketLB) PutBackend(id uint32, addr netip.AddrPort, svc uint32) error {
+	a, err := addr4(addr.Addr())
+	if err != nil {
+		return fmt.Errorf("backend %d: %w", id, err)
+	}
+	v := sockBackend{Addr: a, Port: port16(addr.Port()), Svc: svc}
+	if err := s.objs.KeelBackends.Put(&id, &v); err != nil {
+		return fmt.Errorf("put backend %d (%s): %w", id, addr, err)
+	}
+	return nil
+}
+
+// DeleteBackend removes a backend; deleting a missing one is no error.
+func (s *SocketLB) DeleteBackend(id uint32) error {
+	return deleteKey(s.objs.KeelBackends, &id, fmt.Sprintf("backend %d", id))
+}
+
+// PutTable replaces service port svc's lookup table: count distinct
+// backends, and slots, at most TableSize backend ids, repeated to fill
+// the table when shorter. A count of 0 refuses connections
+// (ECONNREFUSED).
+func (s *SocketLB) PutTable(svc uint32, count uint32, slots []uint32) error {
+	if len(slots) > TableSize {
+		return fmt.Errorf("table of service %d: %d slots, at most %d", svc, len(slots), TableSize)
+	}
+	if count > 0 && len(slots) == 0 {
+		return fmt.Errorf("table of service %d: %d backends but no slots", svc, count)
+	}
+	v := sockTable{Count: count}
+	for i := range v.Backend {
+		if len(slots) > 0 {
+			v.Backend[i] = slots[i%len(slots)]
+		}
+	}
+	if err := s.objs.KeelTables.Put(&svc, &v); err != nil {
+		return fmt.Errorf("put table of service %d: %w", svc, err)
+	}
+	return nil
+}
+
+// DeleteTable removes service port svc's table; deleting a missing one is
+// no error.
+func (s *SocketLB) DeleteTable(svc uint32) error {
+	return deleteKey(s.objs.KeelTables, &svc, fmt.Sprintf("table of service %d", svc))
+}
+
+func deleteKey(m *ebpf.Map, key any, what string) error {
+	if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("delete %s: %w", what, err)
+	}
+	return nil
+}
+
+// Frontend is a service address in the maps.
+type Frontend struct {
+	Addr     netip.AddrPort
+	Proto    uint8
+	Service  uint32
+	Affinity time.Duration
+}
+
+// Backend is an endpoint address in the maps.
+type Backend struct {
+	ID      uint32
+	Addr    netip.AddrPort
+	Service uint32
+}
+
+// Table is a service port's lookup table in the maps.
+type Table struct {
+	Service uint32
+	Count   uint32
+	Slots   []uint32
+}
+
+// Snapshot is the content of the maps, read back after a restart.
+type Snapshot struct {
+	Frontends []Frontend
+	Backends  []Backend
+	Tables    []Table
+}
+
+// Dump reads the maps' services, backends and tables (not the LRU state
+// of affinity and reverse translation).
+func (s *SocketLB) Dump() (Snapshot, error) {
+	var snap Snapshot
+	var k sockSvcKey
+	var v sockSvcValue
+	it := s.objs.KeelServices.Iterate()
+	for it.Next(&k, &v) {
+		f := Frontend{
+			Addr:    netip.AddrPortFrom(fromAddr4(k.Addr), fromPort16(k.Port)),
+			Proto:   k.Proto,
+			Service: v.Id,
+		}
+		if v.Flags&svcAffinity != 0 {
+			f.Affinity = time.Duration(v.AffinityTimeout) * time.Second
+		}
+		snap.Frontends = append(snap.Frontends, f)
+	}
+	if err := it.Err(); err != nil {
+		return snap, fmt.Errorf("dump services: %w", err)
+	}
+	var id uint32
+	var b sockBackend
+	bit := s.objs.KeelBackends.Iterate()
+	for bit.Next(&id, &b) {
+		snap.Backends = append(snap.Backends, Backend{
+			ID: id, Addr: netip.AddrPortFrom(fromAddr4(b.Addr), fromPort16(b.Port)), Service: b.Svc,
+		})
+	}
+	if err := bit.Err(); err != nil {
+		return snap, fmt.Errorf("dump backends: %w", err)
+	}
+	var t sockTable
+	tit := s.objs.KeelTables.Iterate()
+	for tit.Next(&id, &t) {
+		snap.Tables = append(snap.Tables, Table{Service: id, Count: t.Count, Slots: append([]uint32(nil), t.Backend[:]...)})
+	}
+	if err := tit.Err(); err != nil {
+		return snap, fmt.Errorf("dump tables: %w", err)
+	}
+	return snap, nil
+}
