@@ -137,6 +137,7 @@ func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, tlsCfg *tl
 		ln.Close()
 		return 0, err
 	}
+	startServiceLB(ctx, g, o, cs, log, addrs)
 	g.Go(func() error { return pods.Run(ctx) })
 	g.Go(func() error { return api.Serve(ctx, ln) })
 	_, port, _ := net.SplitHostPort(ln.Addr().String())

@@ -46,6 +46,7 @@ type runOptions struct {
 	nodeAPIAddr string
 	cniConfDir  string
 	cgroupRoot  string
+	serviceLB   serviceLBOptions
 }
 
 func newRunCmd() *cobra.Command {
@@ -81,6 +82,7 @@ and the cgroup "keel-NODE".`,
 				}
 			}
 			o.placeDefaults(def.DataDir, def.Socket)
+			o.serviceLB.placeDefaults(o.cgroupRoot)
 			return run(cmd.Context(), o)
 		},
 	}
@@ -110,6 +112,7 @@ and the cgroup "keel-NODE".`,
 	f.StringVar(&o.nodeAPIAddr, "node-api-addr", "0.0.0.0:10250", "listen address of the node API (logs, exec, port-forward)")
 	f.StringVar(&o.cniConfDir, "cni-conf-dir", "", "directory of CNI network configurations (default /etc/cni/net.d; see below)")
 	f.StringVar(&o.cgroupRoot, "cgroup-parent", "", "cgroup under which every container's cgroup is made (default keel; see below)")
+	o.serviceLB.addFlags(f)
 	return cmd
 }
 
