@@ -163,6 +163,7 @@ func StartAgent(t testing.TB, o AgentOptions) *Agent {
 			unmountUnder(o.DataDir)
 			unmountUnder(runDir)
 			removeCgroups(cgroup)
+			os.RemoveAll(filepath.Join("/sys/fs/bpf", cgroup)) // the service load balancer's pins
 		})
 	} else {
 		args = append(args, "--run-pods=false")
