@@ -16,12 +16,16 @@ API_ADDR ?= 0.0.0.0:6443
 # those the test tiers need besides.
 BUILD_DEBS := gcc libc6-dev libseccomp-dev busybox-static
 TEST_DEBS  := $(BUILD_DEBS) openssh-server openssh-client containernetworking-plugins docker-registry iproute2 util-linux
+# The compiler and headers of the eBPF programs in bpf/, pinned by Debian
+# version so regenerating gives the committed objects byte for byte
+# (linux/bpf.h comes from linux-libc-dev, which the build already has).
+BPF_DEBS := clang-14=1:14.0.6-12 llvm-14=1:14.0.6-12 libbpf-dev=1:1.1.2-0+deb12u1
 # The agent links libcontainer's nsenter (cgo) and libseccomp, statically.
 AGENT_TAGS    := seccomp netgo osusergo
 AGENT_LDFLAGS := $(LDFLAGS) -linkmode external -extldflags "-static"
 TEST_TIMEOUT ?= 25m
 
-.PHONY: build build-deps apt run test deps unit bench fuzz images clean
+.PHONY: build build-deps apt bpf-deps generate generate-check run test deps unit bench fuzz images clean
 
 build: build-deps ## bin/agent and bin/agentctl, static
 	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(AGENT_TAGS)' -ldflags '$(AGENT_LDFLAGS)' -o $(BIN)/agent ./cmd/agent
@@ -36,6 +40,22 @@ apt:
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+bpf-deps: ## the pinned clang and libbpf headers of bpf/, when missing or another version
+	@want=""; for p in $(BPF_DEBS); do \
+		[ "$$(dpkg-query -W -f '$${Version}' "$${p%%=*}" 2>/dev/null)" = "$${p#*=}" ] || want="$$want $$p"; \
+	done; \
+	if [ -n "$$want" ]; then \
+		echo "installing:$$want"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --allow-downgrades $$want; \
+	fi
+
+generate: bpf-deps ## compile the eBPF programs (bpf2go) into the committed .o and .go files
+	$(GO) generate ./bpf/
+
+generate-check: generate ## fail when the committed eBPF objects differ from their sources
+	@git diff --exit-code --stat -- bpf/ || { echo "bpf/: generated files differ from the committed ones: run make generate and commit"; exit 1; }
+	@if [ -n "$$(git status --porcelain --untracked-files=all -- bpf/)" ]; then git status --short -- bpf/; echo "bpf/: files left uncommitted"; exit 1; fi
 
 run: build images ## a single-node cluster with the demo workload, in the foreground
 	@mkdir -p $(RUN_DIR)/data/images/import
@@ -52,7 +72,7 @@ deps: ## install what the test tiers need (Debian packages, Go modules)
 	@$(MAKE) apt PKGS="$(TEST_DEBS)"
 	$(GO) mod download
 
-test: deps build images ## every tier: unit, privileged, end to end
+test: deps generate-check build images ## every tier: unit, privileged, end to end
 	KEEL_BIN_DIR=$(BIN) KEEL_IMAGES_DIR=$(CURDIR)/build/images $(GO) test -tags '$(AGENT_TAGS)' -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 unit: ## tier 1 only: no root, no network
