@@ -7,11 +7,19 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sort"
+	"strings"
+	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -69,22 +77,48 @@ func NewServiceLB(cfg ServiceLBConfig, cs kubernetes.Interface, maps ServiceMaps
 }
 
 // Run applies the cluster's services until ctx ends. The maps keep
-// routing afterwards.
+// routing afterwards. It applies the whole table once the informers have
+// synced (taking over what an earlier agent left in the maps), then, on
+// each change, only the services that changed.
 func (s *ServiceLB) Run(ctx context.Context) error {
 	f := informers.NewSharedInformerFactory(s.cs, 0)
 	svcs := f.Core().V1().Services()
 	eps := f.Discovery().V1().EndpointSlices()
+	if err := eps.Informer().AddIndexers(cache.Indexers{sliceServiceIndex: sliceService}); err != nil {
+		return fmt.Errorf("service lb: %w", err)
+	}
+	var mu sync.Mutex
+	dirty := map[string]bool{}
 	changed := make(chan struct{}, 1)
-	poke := func() {
+	mark := func(obj any) {
+		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = t.Obj
+		}
+		var name string
+		switch o := obj.(type) {
+		case *corev1.Service:
+			name = o.Namespace + "/" + o.Name
+		case *discoveryv1.EndpointSlice:
+			keys, _ := sliceService(o)
+			if len(keys) == 0 {
+				return
+			}
+			name = keys[0]
+		default:
+			return
+		}
+		mu.Lock()
+		dirty[name] = true
+		mu.Unlock()
 		select {
 		case changed <- struct{}{}:
 		default:
 		}
 	}
 	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { poke() },
-		UpdateFunc: func(any, any) { poke() },
-		DeleteFunc: func(any) { poke() },
+		AddFunc:    mark,
+		UpdateFunc: func(_, obj any) { mark(obj) },
+		DeleteFunc: mark,
 	}
 	for _, inf := range []cache.SharedIndexInformer{svcs.Informer(), eps.Informer()} {
 		if _, err := inf.AddEventHandler(handler); err != nil {
@@ -101,31 +135,68 @@ func (s *ServiceLB) Run(ctx context.Context) error {
 			return fmt.Errorf("service lb: %v never synced", typ)
 		}
 	}
+	in := ServiceTableInput{Node: s.cfg.Node, NodeAddrs: s.cfg.NodeAddrs, Maglev: s.cfg.Maglev}
+	problems := map[string][]string{}
+	report := func(name string, ps []string) {
+		if !slices.Equal(problems[name], ps) {
+			for _, p := range ps {
+				s.cfg.Log.Warn("service lb: "+p, "svc", name)
+			}
+		}
+		if len(ps) == 0 {
+			delete(problems, name)
+		} else {
+			problems[name] = ps
+		}
+	}
+	full := true
 	var retry <-chan time.Time
-	var lastProblems []string
 	for {
-		svcList, err := svcs.Lister().List(labels.Everything())
-		if err != nil {
-			return fmt.Errorf("service lb: list services: %w", err)
-		}
-		sliceList, err := eps.Lister().List(labels.Everything())
-		if err != nil {
-			return fmt.Errorf("service lb: list endpointslices: %w", err)
-		}
-		table := BuildServiceTable(ServiceTableInput{Node: s.cfg.Node, NodeAddrs: s.cfg.NodeAddrs,
-			Services: svcList, Slices: sliceList, Maglev: s.cfg.Maglev})
-		if !slices.Equal(table.Problems, lastProblems) {
-			for _, p := range table.Problems {
+		retry = nil
+		if full {
+			mu.Lock()
+			clear(dirty)
+			mu.Unlock()
+			all, err := s.fullTable(svcs.Lister(), eps.Lister(), in)
+			if err != nil {
+				return err
+			}
+			for _, p := range all.Problems {
 				s.cfg.Log.Warn("service lb: " + p)
 			}
-			lastProblems = table.Problems
-		}
-		retry = nil
-		if err := s.applier.apply(table); err != nil {
-			s.cfg.Log.Error("service lb: writing the maps", "err", err)
-			retry = time.After(s.cfg.RetryInterval)
+			if err := s.applier.apply(all); err != nil {
+				s.cfg.Log.Error("service lb: writing the maps", "err", err)
+				retry = time.After(s.cfg.RetryInterval)
+			} else {
+				full = false
+				s.cfg.Log.Info("service lb: applied every service", "ports", len(all.Ports))
+			}
 		} else {
-			s.cfg.Log.Debug("service lb: applied", "ports", len(table.Ports))
+			mu.Lock()
+			names := make([]string, 0, len(dirty))
+			for n := range dirty {
+				names = append(names, n)
+			}
+			clear(dirty)
+			mu.Unlock()
+			sort.Strings(names)
+			for i, name := range names {
+				t, err := s.serviceTable(name, svcs.Lister(), eps.Informer().GetIndexer(), in)
+				if err == nil {
+					report(name, t.Problems)
+					err = s.applier.applyService(name, t)
+				}
+				if err != nil {
+					s.cfg.Log.Error("service lb: writing the maps", "svc", name, "err", err)
+					mu.Lock()
+					for _, n := range names[i:] {
+						dirty[n] = true
+					}
+					mu.Unlock()
+					retry = time.After(s.cfg.RetryInterval)
+					break
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -134,4 +205,54 @@ func (s *ServiceLB) Run(ctx context.Context) error {
 		case <-retry:
 		}
 	}
+}
+
+const sliceServiceIndex = "service"
+
+// sliceService indexes EndpointSlices by their service's NS/NAME.
+func sliceService(obj any) ([]string, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return nil, nil
+	}
+	name := s.Labels[discoveryv1.LabelServiceName]
+	if name == "" {
+		return nil, nil
+	}
+	return []string{s.Namespace + "/" + name}, nil
+}
+
+func (s *ServiceLB) fullTable(svcs corelisters.ServiceLister, eps discoverylisters.EndpointSliceLister, in ServiceTableInput) (ServiceTable, error) {
+	var err error
+	if in.Services, err = svcs.List(labels.Everything()); err != nil {
+		return ServiceTable{}, fmt.Errorf("service lb: list services: %w", err)
+	}
+	if in.Slices, err = eps.List(labels.Everything()); err != nil {
+		return ServiceTable{}, fmt.Errorf("service lb: list endpointslices: %w", err)
+	}
+	return BuildServiceTable(in), nil
+}
+
+// serviceTable is the part of the table of service name (NS/NAME): none
+// when it is gone.
+func (s *ServiceLB) serviceTable(name string, svcs corelisters.ServiceLister, eps cache.Indexer, in ServiceTableInput) (ServiceTable, error) {
+	ns, n, _ := strings.Cut(name, "/")
+	svc, err := svcs.Services(ns).Get(n)
+	if apierrors.IsNotFound(err) {
+		return ServiceTable{Ports: map[string]*LBPort{}}, nil
+	}
+	if err != nil {
+		return ServiceTable{}, err
+	}
+	objs, err := eps.ByIndex(sliceServiceIndex, name)
+	if err != nil {
+		return ServiceTable{}, err
+	}
+	own := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+	for _, o := range objs {
+		if es, ok := o.(*discoveryv1.EndpointSlice); ok {
+			own = append(own, es)
+		}
+	}
+	return BuildServicePorts(svc, own, in), nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -58,8 +59,9 @@ type LBMapBackend struct {
 // delete) and a table write. It is not safe for concurrent use.
 type lbApplier struct {
 	maps   ServiceMaps
-	ports  map[string]*appliedPort // by LBPort.Key
-	orphan map[uint32]*appliedPort // found in the maps, not claimed yet
+	ports  map[string]*appliedPort    // by LBPort.Key
+	keysOf map[string]map[string]bool // service NS/NAME -> its ports' keys
+	orphan map[uint32]*appliedPort    // found in the maps, not claimed yet
 	owner  map[LBFrontend]*appliedPort
 	strays []uint32 // duplicate backends found in the maps
 	nextID uint32
@@ -80,7 +82,7 @@ func newAppliedPort(id uint32) *appliedPort {
 
 // newLBApplier starts from the maps' content.
 func newLBApplier(maps ServiceMaps, c LBMapsContent) *lbApplier {
-	a := &lbApplier{maps: maps, ports: map[string]*appliedPort{}, orphan: map[uint32]*appliedPort{},
+	a := &lbApplier{maps: maps, ports: map[string]*appliedPort{}, keysOf: map[string]map[string]bool{}, orphan: map[uint32]*appliedPort{},
 		owner: map[LBFrontend]*appliedPort{}, nextID: 1}
 	port := func(id uint32) *appliedPort {
 		a.nextID = max(a.nextID, id+1)
@@ -147,7 +149,7 @@ func (a *lbApplier) apply(t ServiceTable) error {
 		if err := a.remove(a.ports[k]); err != nil {
 			return err
 		}
-		delete(a.ports, k)
+		a.forget(k)
 	}
 	orphans := make([]uint32, 0, len(a.orphan))
 	for id := range a.orphan {
@@ -169,6 +171,62 @@ func (a *lbApplier) apply(t ServiceTable) error {
 	return nil
 }
 
+// applyService writes what changed in the ports of one service, name
+// (NS/NAME), whose ports are now those of t (none when it is gone).
+func (a *lbApplier) applyService(name string, t ServiceTable) error {
+	keys := make([]string, 0, len(t.Ports))
+	for k, p := range t.Ports {
+		if serviceOfKey(k) != name {
+			return fmt.Errorf("service %s: port %s is another service's", name, p.Key)
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := a.put(t.Ports[k]); err != nil {
+			return err
+		}
+	}
+	gone := []string{}
+	for k := range a.keysOf[name] {
+		if _, ok := t.Ports[k]; !ok {
+			gone = append(gone, k)
+		}
+	}
+	sort.Strings(gone)
+	for _, k := range gone {
+		if err := a.remove(a.ports[k]); err != nil {
+			return err
+		}
+		a.forget(k)
+	}
+	return nil
+}
+
+// serviceOfKey is the NS/NAME of a port key NS/NAME:PORT/PROTO.
+func serviceOfKey(k string) string {
+	name, _, _ := strings.Cut(k, ":")
+	return name
+}
+
+func (a *lbApplier) forget(k string) {
+	delete(a.ports, k)
+	name := serviceOfKey(k)
+	delete(a.keysOf[name], k)
+	if len(a.keysOf[name]) == 0 {
+		delete(a.keysOf, name)
+	}
+}
+
+func (a *lbApplier) remember(k string, ap *appliedPort) {
+	a.ports[k] = ap
+	name := serviceOfKey(k)
+	if a.keysOf[name] == nil {
+		a.keysOf[name] = map[string]bool{}
+	}
+	a.keysOf[name][k] = true
+}
+
 // claim finds the state of port p: known, or found in the maps under one
 // of its frontends, or new.
 func (a *lbApplier) claim(p *LBPort) *appliedPort {
@@ -178,12 +236,12 @@ func (a *lbApplier) claim(p *LBPort) *appliedPort {
 	for _, f := range p.Frontends {
 		if o := a.owner[f]; o != nil && a.orphan[o.id] == o {
 			delete(a.orphan, o.id)
-			a.ports[p.Key] = o
+			a.remember(p.Key, o)
 			return o
 		}
 	}
 	ap := newAppliedPort(a.newID())
-	a.ports[p.Key] = ap
+	a.remember(p.Key, ap)
 	return ap
 }
 

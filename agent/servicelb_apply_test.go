@@ -199,3 +199,69 @@ func TestLBSlots_maglevKeepsSlotsWhenABackendGoes(t *testing.T) {
 		t.Errorf("%d of %d slots of staying backends moved", moved, LBTableSize)
 	}
 }
+
+// BenchmarkServiceLB_endpointChange is the controller's work for one
+// changed endpoint among 10,000 services of 10 endpoints: building the
+// changed service's ports and applying the difference.
+func BenchmarkServiceLB_endpointChange(b *testing.B) {
+	svcs, slices := fleet(10000, 10)
+	mem := NewMemoryServiceMaps()
+	a := newLBApplier(mem, LBMapsContent{})
+	if err := a.apply(buildFleet(svcs, slices)); err != nil {
+		b.Fatal(err)
+	}
+	ready := slices[500].Endpoints[0].Conditions.Ready
+	in := ServiceTableInput{Node: "node-1"}
+	b.ResetTimer()
+	for i := range b.N {
+		if i%2 == 0 {
+			slices[500].Endpoints[0].Conditions.Ready = new(bool)
+		} else {
+			slices[500].Endpoints[0].Conditions.Ready = ready
+		}
+		t := BuildServicePorts(svcs[500], slices[500:501], in)
+		if err := a.applyService("default/svc-500", t); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestLBApplier_oneServiceAtATime(t *testing.T) {
+	svcs, slices := fleet(20, 3)
+	mem := NewMemoryServiceMaps()
+	a := newLBApplier(mem, LBMapsContent{})
+	if err := a.apply(buildFleet(svcs, slices)); err != nil {
+		t.Fatal(err)
+	}
+	in := ServiceTableInput{Node: "node-1"}
+	// One endpoint of svc-4 goes: two writes.
+	slices[4].Endpoints = slices[4].Endpoints[1:]
+	before := mem.Writes()
+	if err := a.applyService("default/svc-4", BuildServicePorts(svcs[4], slices, in)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mem.Writes() - before; got != 2 {
+		t.Errorf("%d writes for one endpoint, want 2", got)
+	}
+	// svc-7 is deleted: its frontend, table and three backends go.
+	before = mem.Writes()
+	if err := a.applyService("default/svc-7", ServiceTable{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mem.Writes() - before; got != 5 {
+		t.Errorf("%d writes for a deleted service, want 5", got)
+	}
+	table := buildFleet(append(svcs[:7:7], svcs[8:]...), append(slices[:7:7], slices[8:]...))
+	checkResolves(t, mem, table)
+	// The whole table agrees: applying it writes nothing.
+	before = mem.Writes()
+	if err := a.apply(table); err != nil {
+		t.Fatal(err)
+	}
+	if got := mem.Writes() - before; got != 0 {
+		t.Errorf("full apply after service updates: %d writes, want 0", got)
+	}
+	if err := a.applyService("default/svc-1", BuildServicePorts(svcs[2], slices, in)); err == nil {
+		t.Error("applying svc-2's ports as svc-1's was taken")
+	}
+}

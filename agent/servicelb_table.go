@@ -105,14 +105,27 @@ func BuildServiceTable(in ServiceTableInput) ServiceTable {
 		}
 		bySvc[s.Namespace+"/"+name] = append(bySvc[s.Namespace+"/"+name], s)
 	}
-	nodeAddrs := append([]netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}, in.NodeAddrs...)
 	svcs := slices.Clone(in.Services)
 	sort.Slice(svcs, func(i, j int) bool {
 		return svcs[i].Namespace+"/"+svcs[i].Name < svcs[j].Namespace+"/"+svcs[j].Name
 	})
 	for _, svc := range svcs {
-		t.addService(svc, bySvc[svc.Namespace+"/"+svc.Name], in, nodeAddrs)
+		t.addService(svc, bySvc[svc.Namespace+"/"+svc.Name], in)
 	}
+	return t
+}
+
+// BuildServicePorts is the part of the table one service makes, from its
+// EndpointSlices (in.Services and in.Slices are not read).
+func BuildServicePorts(svc *corev1.Service, eps []*discoveryv1.EndpointSlice, in ServiceTableInput) ServiceTable {
+	t := ServiceTable{Ports: map[string]*LBPort{}}
+	var own []*discoveryv1.EndpointSlice
+	for _, s := range eps {
+		if s.Namespace == svc.Namespace && s.Labels[discoveryv1.LabelServiceName] == svc.Name && s.AddressType == discoveryv1.AddressTypeIPv4 {
+			own = append(own, s)
+		}
+	}
+	t.addService(svc, own, in)
 	return t
 }
 
@@ -120,7 +133,8 @@ func (t *ServiceTable) problem(format string, args ...any) {
 	t.Problems = append(t.Problems, fmt.Sprintf(format, args...))
 }
 
-func (t *ServiceTable) addService(svc *corev1.Service, eps []*discoveryv1.EndpointSlice, in ServiceTableInput, nodeAddrs []netip.Addr) {
+func (t *ServiceTable) addService(svc *corev1.Service, eps []*discoveryv1.EndpointSlice, in ServiceTableInput) {
+	nodeAddrs := append([]netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}, in.NodeAddrs...)
 	name := svc.Namespace + "/" + svc.Name
 	if svc.Spec.Type == corev1.ServiceTypeExternalName || svc.Spec.ClusterIP == corev1.ClusterIPNone {
 		return

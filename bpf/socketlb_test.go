@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -232,5 +234,46 @@ func TestSocketLB_otherCgroupsAreUntouched(t *testing.T) {
 	out, err = shellIn(t, root, x.net, script).CombinedOutput()
 	if err == nil || strings.Contains(string(out), "connected") {
 		t.Errorf("a process outside the cgroup reached the service: %s", out)
+	}
+}
+
+// BenchmarkSocketLB_endpointChange is the kernel's side of one changed
+// endpoint: a backend write and a table write.
+func BenchmarkSocketLB_endpointChange(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	dir := b.TempDir()
+	if err := syscall.Mount("bpf", dir, "bpf", 0, ""); err != nil {
+		b.Fatal(err)
+	}
+	defer syscall.Unmount(dir, syscall.MNT_DETACH)
+	root, err := CgroupV2Root()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cg, err := os.MkdirTemp(root, "keel-bpfbench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.Remove(cg)
+	lb, err := Load(Config{PinDir: filepath.Join(dir, "keel"), Cgroup: cg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer Uninstall(filepath.Join(dir, "keel"))
+	defer lb.Close()
+	slots := make([]uint32, TableSize)
+	addr := netip.MustParseAddrPort("10.0.0.1:80")
+	b.ResetTimer()
+	for i := range b.N {
+		id := uint32(i%1000 + 1)
+		if err := lb.PutBackend(id, addr, 1); err != nil {
+			b.Fatal(err)
+		}
+		slots[i%TableSize] = id
+		if err := lb.PutTable(1, 10, slots); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
