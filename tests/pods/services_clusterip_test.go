@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,8 +59,8 @@ spec:
 
 // TestServices_clusterIP reaches a Deployment of the demo image through
 // its ClusterIP from a pod: the socket load balancer sends the requests
-// to every ready replica, and refuses connections to a service without
-// endpoints.
+// to every ready replica, refuses connections to a service without
+// endpoints, and keeps routing once the agent is killed.
 func TestServices_clusterIP(t *testing.T) {
 	n := startNode(t, "1.33")
 	file := filepath.Join(t.TempDir(), "svc.yaml")
@@ -98,4 +99,47 @@ func TestServices_clusterIP(t *testing.T) {
 	if err == nil || !strings.Contains(out, "refused") {
 		t.Errorf("a service without endpoints: %v: %q, want connection refused", err, out)
 	}
+
+	// With the agent gone (and the API with it), a process in the client
+	// pod's cgroup and network namespace still reaches the service.
+	pid, podCgroup := podProcess(t, "keel-test-"+filepath.Base(filepath.Dir(n.agent.Socket)), "sleep\x003600")
+	n.agent.Kill()
+	out, err = n.agent.Run(ctx, "sh", "-c", "echo $$ > "+podCgroup+"/cgroup.procs && "+
+		"exec timeout 5 nsenter -t "+pid+" -n busybox wget -qO- http://"+ip+"/")
+	if err != nil || !slices.Contains(replicas, strings.TrimSpace(out)) {
+		t.Errorf("with the agent killed: %v: %q, want a replica's name", err, out)
+	}
+}
+
+// podProcess finds a process of the pods under cgroup parent whose
+// command line (NUL-separated) starts with cmdline, and returns its pid
+// and its cgroup v2 directory.
+func podProcess(t *testing.T, parent, cmdline string) (string, string) {
+	t.Helper()
+	root := "/sys/fs/cgroup"
+	if _, err := os.Stat("/sys/fs/cgroup/unified/cgroup.procs"); err == nil {
+		root = "/sys/fs/cgroup/unified"
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		cg, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cgroup"))
+		if err != nil {
+			continue
+		}
+		var path string
+		for _, line := range strings.Split(string(cg), "\n") {
+			if v, ok := strings.CutPrefix(line, "0::"); ok {
+				path = v
+			}
+		}
+		if !strings.HasPrefix(path, "/"+parent+"/") {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err == nil && strings.HasPrefix(string(cmd), cmdline) {
+			return p.Name(), filepath.Join(root, path)
+		}
+	}
+	t.Fatalf("no process %q in the pods of cgroup %s", cmdline, parent)
+	return "", ""
 }
