@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -191,23 +190,6 @@ func (tn *testNet) serve(t *testing.T, port int, addrs ...string) {
 		}
 		return nil
 	})
-}
-
-// in runs f on a thread inside the namespace (sockets made there stay
-// there).
-func (tn *testNet) in(t *testing.T, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	var err error
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		err = tn.ns.Do(func(ns.NetNS) error { f(); return nil })
-	}()
-	<-done
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // get connects over TCP to addr and returns what the server said and the
