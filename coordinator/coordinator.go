@@ -60,6 +60,10 @@ type Config struct {
 	NodeCIDRBits int
 	// NodePortRange is the range node ports are allocated from, "MIN-MAX".
 	NodePortRange string
+	// LoadBalancerPool lists the addresses LoadBalancer services are given
+	// (comma-separated CIDRs and FIRST-LAST ranges); empty leaves them
+	// pending. See controllers.ParseLoadBalancerPool.
+	LoadBalancerPool string
 	// MemberIPs lists the cluster members' addresses, which the API's
 	// serving certificate names too: other members pass API connections
 	// through to the coordinator. Nil on a single-node cluster.
@@ -123,6 +127,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("service CIDR %q: %w", c.ServiceCIDR, err)
 	}
 	if _, err := parsePortRange(c.NodePortRange); err != nil {
+		return err
+	}
+	if _, err := controllers.ParseLoadBalancerPool(c.LoadBalancerPool); err != nil {
 		return err
 	}
 	if _, err := newPodCIDRAlloc(nil, c.ClusterCIDR, c.NodeCIDRBits); err != nil {
@@ -313,6 +320,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			ccfg := controllers.DefaultConfig(local)
 			ccfg.Log = log
 			ccfg.NodeMonitorGracePeriod = cfg.NodeMonitorGracePeriod
+			ccfg.LoadBalancerPool = cfg.LoadBalancerPool
 			ctrl, err := controllers.New(ccfg)
 			if err != nil {
 				return fmt.Errorf("controllers: %w", err)

@@ -284,6 +284,7 @@ func runClusterNode(ctx context.Context, o *runOptions, adv net.IP, creds *crede
 	acfg.Node.NoPods = !o.runPods
 	acfg.Log = log
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return announceLoadBalancers(gctx, o.nodeName, adv, cs, log) })
 	if !o.runPods {
 		a, err := agent.New(acfg, cs)
 		if err != nil {

@@ -222,6 +222,7 @@ func (e *elector) start(ctx context.Context, epoch uint64) (_ *serving, err erro
 	ccfg.AdvertiseIP = e.adv.String()
 	ccfg.ServiceCIDR = o.serviceCIDR
 	ccfg.NodePortRange = o.nodePorts
+	ccfg.LoadBalancerPool = o.lbPool
 	ccfg.ClusterCIDR = o.clusterCIDR
 	ccfg.NodeMonitorGracePeriod = o.nodeGrace
 	ccfg.DefaultTolerationSeconds = o.tolerationS

@@ -44,6 +44,7 @@ func runNode(ctx context.Context, o *runOptions, coord *coordinator.Coordinator,
 		acfg.Node.Addresses = []net.IP{ip}
 	}
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return announceLoadBalancers(ctx, o.nodeName, net.ParseIP(o.advertise), cs, log) })
 	if o.runPods {
 		tlsCfg, err := singleNodeAPITLS(o, coord, acfg.Node.Addresses)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keel-edge/keel/cni"
 	"github.com/keel-edge/keel/coordinator"
+	"github.com/keel-edge/keel/coordinator/controllers"
 )
 
 type runOptions struct {
@@ -30,6 +31,7 @@ type runOptions struct {
 	advertise   string
 	serviceCIDR string
 	nodePorts   string
+	lbPool      string
 	logLevel    string
 	join        []string
 	coordinator bool
@@ -96,6 +98,7 @@ and the cgroup "keel-NODE".`,
 	f.StringVar(&o.advertise, "advertise-addr", "", "IP other machines reach this node at (default: the listen or first host address)")
 	f.StringVar(&o.serviceCIDR, "service-cidr", def.ServiceCIDR, "range cluster IPs of services are allocated from")
 	f.StringVar(&o.nodePorts, "service-node-port-range", def.NodePortRange, "range node ports are allocated from")
+	f.StringVar(&o.lbPool, "loadbalancer-pool", "", "addresses LoadBalancer services are given: CIDRs and FIRST-LAST ranges, comma-separated (coordinators; empty: services stay pending)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringSliceVar(&o.join, "join", nil, "API addresses (host[:port]) of cluster members to join through, the first time")
 	f.BoolVar(&o.coordinator, "coordinator", false, "this node may become the coordinator")
@@ -128,6 +131,9 @@ func run(ctx context.Context, o *runOptions) error {
 	klog.SetSlogLogger(log.With("component", "k8s"))
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if _, err := controllers.ParseLoadBalancerPool(o.lbPool); err != nil {
+		return fmt.Errorf("--loadbalancer-pool: %w", err)
+	}
 	if !o.singleNode {
 		return runCluster(ctx, o, log)
 	}
@@ -142,6 +148,7 @@ func run(ctx context.Context, o *runOptions) error {
 	ccfg.AdvertiseIP = o.advertise
 	ccfg.ServiceCIDR = o.serviceCIDR
 	ccfg.NodePortRange = o.nodePorts
+	ccfg.LoadBalancerPool = o.lbPool
 	ccfg.ClusterCIDR = o.clusterCIDR
 	ccfg.NodeMonitorGracePeriod = o.nodeGrace
 	ccfg.DefaultTolerationSeconds = o.tolerationS

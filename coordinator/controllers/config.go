@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -31,6 +32,10 @@ type Config struct {
 	// failed pod of a Job; it doubles with each further failure, up to six
 	// minutes.
 	JobBackoff time.Duration
+	// LoadBalancerPool lists the addresses LoadBalancer services are
+	// given, in the form ParseLoadBalancerPool reads; empty leaves them
+	// pending.
+	LoadBalancerPool string
 	// Now is the clock the controllers read; time.Now when nil.
 	Now func() time.Time
 	// Log receives what the loops do; slog.Default when nil.
@@ -79,6 +84,9 @@ func (c Config) Validate() error {
 	}
 	if c.Resync < 0 || c.ExpectationTimeout <= 0 {
 		return errors.New("controllers: resync must not be negative and the expectation timeout must be positive")
+	}
+	if _, err := ParseLoadBalancerPool(c.LoadBalancerPool); err != nil {
+		return fmt.Errorf("controllers: %w", err)
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ var all = []constructor{
 	as(NewGarbageCollector),
 	as(NewJobController),
 	as(NewCronJobController),
+	as(NewLoadBalancerController),
 }
 
 // Controllers runs every controller over one set of shared informers.

@@ -27,6 +27,13 @@
 // reconcileSlices, decideNode, decideEvictions, decidePDB. Endpoints and
 // slices of a deleted Service are deleted by the endpoints controller.
 //
+// The load balancer controller gives LoadBalancer services (without a
+// class, or of class keel.dev/l2) addresses from the configured pool in
+// status.loadBalancer.ingress; its core, decideLoadBalancers, decides
+// over every service at once, oldest first, from nothing but the
+// services, so a coordinator that takes over continues where the last
+// one stopped. Nodes announce the addresses; see the agent package.
+//
 // The garbage collector follows metadata.ownerReferences across the kinds
 // it watches. Owners delete nothing themselves: when an owner is gone, the
 // collector deletes its dependents (background propagation); the API
