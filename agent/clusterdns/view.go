@@ -34,6 +34,7 @@ func DefaultOptions() Options {
 type View struct {
 	opts   Options
 	zone   string // lower-case FQDN of the cluster domain
+	dotted string // "." + zone
 	soa    *dns.SOA
 	names  map[string][]dns.RR // lower-case owner name: its records
 	nodes  map[string]bool     // every name that exists, with empty non-terminals
@@ -50,7 +51,8 @@ type endpoint struct {
 // NewView builds the records of services and slices in opts.Domain.
 func NewView(opts Options, services []*corev1.Service, slices []*discoveryv1.EndpointSlice) *View {
 	zone := dns.CanonicalName(opts.Domain)
-	v := &View{opts: opts, zone: zone, names: map[string][]dns.RR{}, nodes: map[string]bool{}, chases: map[string]string{}}
+	v := &View{opts: opts, zone: zone, dotted: "." + zone, names: make(map[string][]dns.RR, 3*len(services)+len(slices)),
+		nodes: make(map[string]bool, 2*len(services)), chases: map[string]string{}}
 	v.soa = &dns.SOA{
 		Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: opts.NegativeTTL},
 		Ns:  "ns.dns." + zone, Mbox: "hostmaster." + zone,
@@ -230,7 +232,7 @@ func (v *View) add(rr dns.RR) {
 // an empty non-terminal ("ns.svc.cluster.local.") answers NODATA, not
 // NXDOMAIN.
 func (v *View) markNode(name string) {
-	for n := name; dns.IsSubDomain(v.zone, n); {
+	for n := name; n == v.zone || strings.HasSuffix(n, v.dotted); {
 		if v.nodes[n] {
 			return
 		}
