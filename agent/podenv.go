@@ -1,13 +1,18 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/kubectl/pkg/util/fieldpath"
 	kresource "k8s.io/kubectl/pkg/util/resource"
 )
@@ -33,6 +38,9 @@ type podFacts struct {
 	HostIP string
 	// Allocatable stands in for unset limits in resourceFieldRef.
 	Allocatable corev1.ResourceList
+	// ServiceEnv are the service variables ("NAME=value") the container
+	// gets: see serviceEnv.
+	ServiceEnv []string
 }
 
 // expandVars replaces $(NAME) in s with lookup(NAME); $$ is a literal $,
@@ -69,9 +77,10 @@ func expandVars(s string, lookup func(string) (string, bool)) string {
 	return b.String()
 }
 
-// containerEnv is the container's environment: the image's, then envFrom
-// sources in order, then env entries with $(VAR) expanded against what
-// came before. It returns "NAME=value" pairs, later names replacing
+// containerEnv is the container's environment: the image's, then the
+// service variables, then envFrom sources in order, then env entries with
+// $(VAR) expanded against what came before (so env wins over service
+// variables and can refer to them, as in Kubernetes). It returns "NAME=value" pairs, later names replacing
 // earlier ones in place.
 func containerEnv(pod *corev1.Pod, c *corev1.Container, img Image, facts podFacts, objs Objects) ([]string, error) {
 	var order []string
@@ -82,7 +91,7 @@ func containerEnv(pod *corev1.Pod, c *corev1.Container, img Image, facts podFact
 		}
 		vals[k] = v
 	}
-	for _, kv := range img.Env {
+	for _, kv := range append(append([]string{}, img.Env...), facts.ServiceEnv...) {
 		k, v, _ := strings.Cut(kv, "=")
 		set(k, v)
 	}
@@ -258,3 +267,113 @@ func findContainer(pod *corev1.Pod, name string) *corev1.Container {
 
 // asConfigError finds a configError in err's chain.
 func asConfigError(err error, target **configError) bool { return errors.As(err, target) }
+
+// ServiceLister lists the Services of a namespace, for the service
+// variables of the containers started there.
+type ServiceLister interface {
+	Services(namespace string) ([]*corev1.Service, error)
+}
+
+// apiServices lists services through the API, for a loop given no
+// cache of them.
+type apiServices struct {
+	ctx context.Context
+	cs  kubernetes.Interface
+}
+
+func (a apiServices) Services(namespace string) ([]*corev1.Service, error) {
+	list, err := a.cs.CoreV1().Services(namespace).List(a.ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*corev1.Service, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out, nil
+}
+
+// serviceEnv are the variables the kubelet gives a container for the
+// services with a cluster IP in its pod's namespace (none when
+// enableServiceLinks is false) and for the kubernetes service of the
+// default namespace (always), as "NAME=value" pairs ordered by service
+// name. A service of the pod's namespace takes precedence over default's
+// of the same name; services without a cluster IP (headless,
+// ExternalName) give none.
+func serviceEnv(pod *corev1.Pod, services ServiceLister) ([]string, error) {
+	chosen := map[string]*corev1.Service{}
+	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
+		in, err := services.Services(pod.Namespace)
+		if err != nil {
+			return nil, fmt.Errorf("services of namespace %s for the environment: %w", pod.Namespace, err)
+		}
+		for _, s := range in {
+			if hasClusterIP(s) {
+				chosen[s.Name] = s
+			}
+		}
+	}
+	if _, ok := chosen["kubernetes"]; !ok {
+		def, err := services.Services(metav1.NamespaceDefault)
+		if err != nil {
+			return nil, fmt.Errorf("services of namespace default for the environment: %w", err)
+		}
+		for _, s := range def {
+			if s.Name == "kubernetes" && hasClusterIP(s) {
+				chosen[s.Name] = s
+			}
+		}
+	}
+	names := make([]string, 0, len(chosen))
+	for n := range chosen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, n := range names {
+		out = append(out, serviceVars(chosen[n])...)
+	}
+	return out, nil
+}
+
+func hasClusterIP(s *corev1.Service) bool {
+	return s.Spec.ClusterIP != "" && s.Spec.ClusterIP != corev1.ClusterIPNone
+}
+
+// serviceVars are one service's variables: {NAME}_SERVICE_HOST and
+// _SERVICE_PORT (its first port), _SERVICE_PORT_{PORTNAME} per named
+// port, and the Docker link variables: _PORT (first port as
+// proto://ip:port) and, per port, _PORT_{port}_{PROTO} with its _PROTO,
+// _PORT and _ADDR.
+func serviceVars(s *corev1.Service) []string {
+	prefix := envName(s.Name)
+	ip := s.Spec.ClusterIP
+	out := []string{prefix + "_SERVICE_HOST=" + ip}
+	if len(s.Spec.Ports) == 0 {
+		return out
+	}
+	out = append(out, prefix+"_SERVICE_PORT="+strconv.Itoa(int(s.Spec.Ports[0].Port)))
+	for _, p := range s.Spec.Ports {
+		if p.Name != "" {
+			out = append(out, prefix+"_SERVICE_PORT_"+envName(p.Name)+"="+strconv.Itoa(int(p.Port)))
+		}
+	}
+	for i, p := range s.Spec.Ports {
+		proto := string(p.Protocol)
+		if proto == "" {
+			proto = string(corev1.ProtocolTCP)
+		}
+		port := strconv.Itoa(int(p.Port))
+		url := strings.ToLower(proto) + "://" + net.JoinHostPort(ip, port)
+		if i == 0 {
+			out = append(out, prefix+"_PORT="+url)
+		}
+		pp := prefix + "_PORT_" + port + "_" + strings.ToUpper(proto)
+		out = append(out, pp+"="+url, pp+"_PROTO="+strings.ToLower(proto), pp+"_PORT="+port, pp+"_ADDR="+ip)
+	}
+	return out
+}
+
+// envName is a service or port name as a variable name: upper case,
+// dashes as underscores.
+func envName(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-", "_")) }

@@ -48,6 +48,20 @@ type PodsConfig struct {
 	// VolumeRefresh is how often (on Clock) running pods' configMap,
 	// secret, downwardAPI and projected volumes are rewritten.
 	VolumeRefresh time.Duration
+	// Services lists services for the containers' service variables;
+	// nil lists them through the API at each container start.
+	Services ServiceLister
+	// ClusterDNS are the addresses of the cluster DNS servers pods with
+	// dnsPolicy ClusterFirst resolve through; with none they get the
+	// node's resolver configuration and a MissingClusterDNS event.
+	ClusterDNS []string
+	// ClusterDomain is the cluster's DNS domain.
+	ClusterDomain string
+	// ResolvConf is the node's resolver configuration file: what pods
+	// with dnsPolicy Default get, and the search domains appended to
+	// ClusterFirst pods'. A file naming only systemd-resolved's stub is
+	// replaced by systemd's list of upstreams; a missing file is empty.
+	ResolvConf string
 	// Clock gives the planner, prober and back-off their time.
 	Clock clock.PassiveClock
 	// Log receives the loop's logs.
@@ -59,6 +73,7 @@ func DefaultPodsConfig(name, dir string) PodsConfig {
 	return PodsConfig{
 		NodeName: name, StateDir: dir, LogDir: "/var/log/pods",
 		SyncInterval: time.Second, Workers: 8, PidsLimit: 4096, VolumeRefresh: time.Minute,
+		ClusterDomain: DefaultClusterDomain, ResolvConf: "/etc/resolv.conf",
 		Clock: clock.RealClock{}, Log: slog.Default(),
 	}
 }
@@ -93,6 +108,8 @@ func (c PodsConfig) Validate() error {
 		return errors.New("volume refresh must be positive")
 	case c.Clock == nil:
 		return errors.New("clock is required")
+	case c.ClusterDomain == "":
+		return errors.New("cluster domain is required")
 	}
 	return nil
 }

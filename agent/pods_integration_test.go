@@ -317,9 +317,10 @@ func TestPods_configMapVolumeFollowsUpdates(t *testing.T) {
 		t.Fatalf("volume file %q %v", data, err)
 	}
 	spec, _ := n.rt.Spec(strings.TrimPrefix(up.Status.ContainerStatuses[0].ContainerID, "keel://"))
-	// The volume, then the pod's /etc/hosts and /etc/hostname.
-	if len(spec.Mounts) != 3 || spec.Mounts[0].Destination != "/etc/app" || !spec.Mounts[0].ReadOnly ||
-		spec.Mounts[1].Destination != "/etc/hosts" || spec.Mounts[2].Destination != "/etc/hostname" {
+	// The volume, then the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf.
+	if len(spec.Mounts) != 4 || spec.Mounts[0].Destination != "/etc/app" || !spec.Mounts[0].ReadOnly ||
+		spec.Mounts[1].Destination != "/etc/hosts" || spec.Mounts[2].Destination != "/etc/hostname" ||
+		spec.Mounts[3].Destination != "/etc/resolv.conf" {
 		t.Fatalf("mounts %+v", spec.Mounts)
 	}
 	cm.Data["mode"] = "v2"

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/keel-edge/keel/agent/clusterdns"
 )
 
 // work runs one pod's actions in order. It owns nothing of the loop: it
@@ -144,7 +146,11 @@ func (l *loop) start(ctx context.Context, st *podState, a action) func(*podState
 	if reason != "" {
 		return fail(reason, msg)
 	}
-	spec, err := l.containerSpec(pod, c, img, st, a, objs)
+	svcs := l.cfg.Services
+	if svcs == nil {
+		svcs = apiServices{ctx: ctx, cs: l.cs}
+	}
+	spec, err := l.containerSpec(pod, c, img, st, a, objs, svcs)
 	if err != nil {
 		var ce *configError
 		if errors.As(err, &ce) {
@@ -219,8 +225,15 @@ func (l *loop) image(ctx context.Context, pod *corev1.Pod, c *corev1.Container, 
 }
 
 // containerSpec resolves everything the runtime needs for one attempt.
-func (l *loop) containerSpec(pod *corev1.Pod, c *corev1.Container, img Image, st *podState, a action, objs Objects) (ContainerSpec, error) {
+func (l *loop) containerSpec(pod *corev1.Pod, c *corev1.Container, img Image, st *podState, a action, objs Objects, svcs ServiceLister) (ContainerSpec, error) {
 	facts := podFacts{PodIPs: st.Sandbox.PodIPs, HostIP: l.cfg.HostIP, Allocatable: l.cfg.Allocatable}
+	// Without the services (no coordinator since the node booted) the
+	// container starts without their variables rather than not at all.
+	svcEnv, err := serviceEnv(pod, svcs)
+	if err != nil {
+		l.events.Eventf(pod, corev1.EventTypeWarning, "FailedServiceEnv", "Container %s starts without service environment variables: %v", c.Name, err)
+	}
+	facts.ServiceEnv = svcEnv
 	env, err := containerEnv(pod, c, img, facts, objs)
 	if err != nil {
 		return ContainerSpec{}, err
@@ -241,7 +254,11 @@ func (l *loop) containerSpec(pod *corev1.Pod, c *corev1.Container, img Image, st
 	if err != nil {
 		return ContainerSpec{}, err
 	}
-	etc, err := etcMounts(filepath.Join(l.vols.podDir(a.UID), "etc"), pod, st.Sandbox.PodIPs, mounts)
+	files, err := l.etcFiles(pod, st.Sandbox.PodIPs)
+	if err != nil {
+		return ContainerSpec{}, err
+	}
+	etc, err := etcMounts(filepath.Join(l.vols.podDir(a.UID), "etc"), files, mounts)
 	if err != nil {
 		return ContainerSpec{}, err
 	}
@@ -254,6 +271,22 @@ func (l *loop) containerSpec(pod *corev1.Pod, c *corev1.Container, img Image, st
 		TTY: c.TTY, Stdin: c.Stdin, StdinOnce: c.StdinOnce,
 		LogPath: podLogPath(l.cfg.LogDir, pod, c.Name, a.Attempt),
 	}, nil
+}
+
+// etcFiles forms the pod's /etc files from the node's /etc/hosts and
+// resolver configuration (none when the node has no resolv.conf),
+// recording the adjustments to its resolver configuration as events.
+func (l *loop) etcFiles(pod *corev1.Pod, podIPs []string) (etcFiles, error) {
+	node, _, err := clusterdns.ReadNodeResolvConf(l.cfg.ResolvConf)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	rc, warns := podResolvConf(pod, podDNS{ClusterDNS: l.cfg.ClusterDNS, Domain: l.cfg.ClusterDomain, Node: node})
+	for _, w := range warns {
+		l.events.Event(pod, corev1.EventTypeWarning, w.Reason, w.Message)
+	}
+	nodeHosts, _ := os.ReadFile("/etc/hosts")
+	return podEtcFiles(pod, podIPs, l.cfg.ClusterDomain, rc, nodeHosts), nil
 }
 
 // kill stops a container gracefully: preStop hook, then SIGTERM with

@@ -125,6 +125,9 @@ func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, tlsCfg *tl
 	if len(addrs) > 0 {
 		pcfg.HostIP = addrs[0].String()
 	}
+	if err := startDNS(ctx, g, o, cs, &pcfg, log); err != nil {
+		return 0, err
+	}
 	pods, err := agent.NewPods(pcfg, cs, rt, store, network)
 	if err != nil {
 		return 0, err

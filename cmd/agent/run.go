@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
+	"github.com/keel-edge/keel/agent"
+	"github.com/keel-edge/keel/agent/clusterdns"
 	"github.com/keel-edge/keel/cni"
 	"github.com/keel-edge/keel/coordinator"
 	"github.com/keel-edge/keel/coordinator/controllers"
@@ -49,6 +51,10 @@ type runOptions struct {
 	cniConfDir  string
 	cgroupRoot  string
 	serviceLB   serviceLBOptions
+	clusterDNS  string
+	dnsDomain   string
+	resolvConf  string
+	dnsUpstream []string
 }
 
 func newRunCmd() *cobra.Command {
@@ -116,6 +122,10 @@ and the cgroup "keel-NODE".`,
 	f.StringVar(&o.cniConfDir, "cni-conf-dir", "", "directory of CNI network configurations (default /etc/cni/net.d; see below)")
 	f.StringVar(&o.cgroupRoot, "cgroup-parent", "", "cgroup under which every container's cgroup is made (default keel; see below)")
 	o.serviceLB.addFlags(f)
+	f.StringVar(&o.clusterDNS, "cluster-dns", clusterdns.DefaultAddr.String(), "node-local address the cluster DNS serves on and pods resolve through (empty: no cluster DNS)")
+	f.StringVar(&o.dnsDomain, "cluster-domain", agent.DefaultClusterDomain, "DNS domain of services and pods")
+	f.StringVar(&o.resolvConf, "resolv-conf", "/etc/resolv.conf", "the node's resolver configuration, for pods with dnsPolicy Default and the cluster DNS's upstreams")
+	f.StringSliceVar(&o.dnsUpstream, "dns-upstream", nil, "resolvers (IP or IP:port) the cluster DNS forwards other names to (default: the nameservers of --resolv-conf)")
 	return cmd
 }
 
