@@ -79,7 +79,9 @@ unit: ## tier 1 only: no root, no network
 	$(GO) test -count=1 -short ./...
 
 bench: build images ## benchmarks that print the figures quoted in the README
+	@$(MAKE) apt PKGS="iptables"
 	KEEL_BIN_DIR=$(BIN) KEEL_IMAGES_DIR=$(CURDIR)/build/images $(GO) test -tags '$(AGENT_TAGS)' -run '^$$' -bench . -benchtime 2s ./coordinator/store/ ./runc/ ./tests/bench/
+	$(GO) test -run '^$$' -bench 'ServiceLB$$' -benchtime 1x ./bpf/
 
 FUZZTIME ?= 20s
 fuzz: ## every fuzz target, FUZZTIME each

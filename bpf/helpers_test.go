@@ -42,7 +42,7 @@ func requirePrivileged(t *testing.T) {
 
 // testBPFFS mounts a bpffs instance of the test's own and removes it at
 // the end.
-func testBPFFS(t *testing.T) string {
+func testBPFFS(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := syscall.Mount("bpf", dir, "bpf", 0, ""); err != nil {
@@ -59,7 +59,7 @@ func testBPFFS(t *testing.T) string {
 // testCgroup makes a cgroup v2 child of the root for the test, moves the
 // test process into it (so the programs see only its sockets) and, at the
 // end, moves it back and removes the cgroup.
-func testCgroup(t *testing.T) string {
+func testCgroup(t testing.TB) string {
 	t.Helper()
 	root, err := CgroupV2Root()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -25,12 +26,16 @@ import (
 
 const (
 	// lbBackends is how many endpoints every benchmark service has, and how
-	// many backend addresses the server namespace holds.
+	// many backend addresses the server namespace holds besides a spare.
 	lbBackends = 10
 	// lbConnects is how many connections a latency figure is taken over.
-	lbConnects = 3000
-	// lbRateFor is how long requests/s are counted for.
-	lbRateFor = 2 * time.Second
+	lbConnects = 4000
+	// lbRounds is how many alternations of a direct batch and a batch
+	// through a load balancer the connections are spread over, so that
+	// the machine's drift weighs on both alike.
+	lbRounds = 10
+	// lbRateFor is how long requests/s are counted for, per path.
+	lbRateFor = time.Second
 )
 
 // lbRow is one line of the benchmark's table.
@@ -43,18 +48,20 @@ type lbRow struct {
 	updateMeasured bool
 }
 
-// lbEnv is a client namespace and a server namespace joined by a veth.
-// The server namespace holds the backend addresses 10.0.1.1-10.0.1.11 and
-// answers on port 8080 of every one: a connection gets one byte back for
-// the byte it sends, then is closed.
+// lbEnv is two client namespaces, each joined to a server namespace by a
+// veth: client, where load balancers are set up, and plain, which has no
+// rules and makes the direct connections. The server namespace holds the
+// backend addresses 10.0.1.1-10.0.1.11 and answers on port 8080 of every
+// one: a connection gets one byte back for the byte it sends.
 type lbEnv struct {
-	client, server ns.NetNS
+	client, plain, server ns.NetNS
 }
 
 func newLBEnv(b *testing.B) *lbEnv {
 	b.Helper()
-	e := &lbEnv{client: lbNS(b), server: lbNS(b)}
+	e := &lbEnv{client: lbNS(b), plain: lbNS(b), server: lbNS(b)}
 	netnstest.Plug(b, e.client, e.server, "eth0", "eth0", "10.0.0.1/24", "10.0.0.2/24")
+	netnstest.Plug(b, e.plain, e.server, "eth0", "eth1", "10.0.2.1/24", "10.0.2.2/24")
 	netnstest.In(b, e.server, func() error {
 		lo, err := netlink.LinkByName("lo")
 		if err != nil {
@@ -76,9 +83,12 @@ func newLBEnv(b *testing.B) *lbEnv {
 		go serveOneByte(l)
 		return nil
 	})
-	netnstest.In(b, e.client, func() error {
-		return netlink.RouteAdd(&netlink.Route{Gw: net.IPv4(10, 0, 0, 2)})
-	})
+	for _, c := range []struct {
+		n  ns.NetNS
+		gw net.IP
+	}{{e.client, net.IPv4(10, 0, 0, 2)}, {e.plain, net.IPv4(10, 0, 2, 2)}} {
+		netnstest.In(b, c.n, func() error { return netlink.RouteAdd(&netlink.Route{Gw: c.gw}) })
+	}
 	return e
 }
 
@@ -114,17 +124,17 @@ func lbNS(b *testing.B) ns.NetNS {
 // benchServices are n services 10.96.x.y:80, each in front of the ten
 // backends on port 8080.
 func benchServices(n int) []benchService {
+	if n >= 1<<16-2 {
+		panic("benchServices: more services than 10.96.0.0/16 holds")
+	}
 	svcs := make([]benchService, n)
 	for i := range svcs {
-		vip := netip.AddrFrom4([4]byte{10, 96, byte(i >> 8), byte(i)})
-		if i >= 1<<16-2 {
-			panic("benchServices: more services than the /16")
-		}
 		bes := make([]netip.AddrPort, lbBackends)
 		for k := range bes {
 			bes[k] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(k + 1)}), 8080)
 		}
-		svcs[i] = benchService{name: fmt.Sprintf("svc-%d", i), vip: vip.Next(), port: 80, backends: bes}
+		vip := netip.AddrFrom4([4]byte{10, 96, byte((i + 1) >> 8), byte(i + 1)})
+		svcs[i] = benchService{name: fmt.Sprintf("svc-%d", i), vip: vip, port: 80, backends: bes}
 	}
 	return svcs
 }
@@ -139,23 +149,43 @@ func withOneEndpointChanged(svcs []benchService) []benchService {
 	return out
 }
 
-// connectTimes dials count random targets from the client namespace, on
-// one locked thread with blocking syscalls, and returns each connect's
-// duration, sorted. Every connection is checked with a one-byte exchange,
-// outside the timed part, and reset on close so no TIME_WAIT piles up.
-func (e *lbEnv) connectTimes(b *testing.B, targets []netip.AddrPort, count int) []time.Duration {
+func frontends(svcs []benchService) []netip.AddrPort {
+	out := make([]netip.AddrPort, len(svcs))
+	for i, s := range svcs {
+		out[i] = netip.AddrPortFrom(s.vip, s.port)
+	}
+	return out
+}
+
+// lbPath is a way to reach the backends: from a client namespace, to
+// random targets, with enter and leave run around each batch.
+type lbPath struct {
+	name         string
+	client       ns.NetNS
+	targets      []netip.AddrPort
+	enter, leave func()
+}
+
+// connectTimes dials count random targets of p, on one locked thread with
+// blocking syscalls, and returns each connect's duration. Every
+// connection is checked with a one-byte exchange outside the timed part,
+// and reset on close so that no TIME_WAIT piles up.
+func connectTimes(b *testing.B, p lbPath, count int) []time.Duration {
 	b.Helper()
+	if p.enter != nil {
+		p.enter()
+		defer p.leave()
+	}
 	times := make([]time.Duration, 0, count)
-	netnstest.In(b, e.client, func() error {
+	netnstest.In(b, p.client, func() error {
 		for range count {
-			t := targets[rand.IntN(len(targets))]
+			t := p.targets[rand.IntN(len(p.targets))]
 			fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 			if err != nil {
 				return err
 			}
-			sa := &syscall.SockaddrInet4{Port: int(t.Port()), Addr: t.Addr().As4()}
 			start := time.Now()
-			err = syscall.Connect(fd, sa)
+			err = syscall.Connect(fd, &syscall.SockaddrInet4{Port: int(t.Port()), Addr: t.Addr().As4()})
 			took := time.Since(start)
 			if err == nil {
 				err = exchangeByte(fd)
@@ -168,25 +198,31 @@ func (e *lbEnv) connectTimes(b *testing.B, targets []netip.AddrPort, count int) 
 		}
 		return nil
 	})
-	slices.Sort(times)
 	return times
 }
 
 // requestRate is how many connect, one-byte request, one-byte reply,
 // close cycles per second runtime.NumCPU() clients complete against
-// random targets.
-func (e *lbEnv) requestRate(b *testing.B, targets []netip.AddrPort) float64 {
+// random targets of p.
+func requestRate(b *testing.B, p lbPath) float64 {
 	b.Helper()
+	if p.enter != nil {
+		p.enter()
+		defer p.leave()
+	}
 	workers := runtime.NumCPU()
-	done := make(chan int, workers)
-	errs := make(chan error, workers)
+	type result struct {
+		n   int
+		err error
+	}
+	results := make(chan result, workers)
 	deadline := time.Now().Add(lbRateFor)
 	for range workers {
 		go func() {
 			n := 0
-			err := e.client.Do(func(ns.NetNS) error {
+			err := p.client.Do(func(ns.NetNS) error {
 				for time.Now().Before(deadline) {
-					t := targets[rand.IntN(len(targets))]
+					t := p.targets[rand.IntN(len(p.targets))]
 					fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 					if err != nil {
 						return err
@@ -203,16 +239,16 @@ func (e *lbEnv) requestRate(b *testing.B, targets []netip.AddrPort) float64 {
 				}
 				return nil
 			})
-			errs <- err
-			done <- n
+			results <- result{n, err}
 		}()
 	}
 	total := 0
 	for range workers {
-		if err := <-errs; err != nil {
-			b.Fatal(err)
+		r := <-results
+		if r.err != nil {
+			b.Fatal(r.err)
 		}
-		total += <-done
+		total += r.n
 	}
 	return float64(total) / lbRateFor.Seconds()
 }
@@ -234,23 +270,27 @@ func closeReset(fd int) {
 	syscall.Close(fd)
 }
 
-func frontends(svcs []benchService) []netip.AddrPort {
-	out := make([]netip.AddrPort, len(svcs))
-	for i, s := range svcs {
-		out[i] = netip.AddrPortFrom(s.vip, s.port)
-	}
-	return out
-}
-
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[int(float64(len(sorted)-1)*p)]
 }
 
+// roundDuration keeps three significant digits.
+func roundDuration(d time.Duration) string {
+	for unit := time.Nanosecond; ; unit *= 10 {
+		if d < 1000*unit {
+			return d.Round(unit).String()
+		}
+	}
+}
+
 // BenchmarkServiceLB compares, at 1, 1,000 and 10,000 services of ten
-// endpoints, a connection to a service through kube-proxy's iptables
-// ruleset and through the socket load balancer with a direct connection
-// to a backend: connect latency, request rate, the time to apply one
-// endpoint change and to load the whole table. It prints one table.
+// endpoints, connections to a service through the socket load balancer
+// and through kube-proxy's iptables ruleset with direct connections to a
+// backend: connect latency, request rate, the time to apply one endpoint
+// change and to load the whole table. Each load balancer is measured in
+// rounds alternating with direct connections from a namespace without
+// rules (and, for eBPF, from outside the cgroup its programs are on). It
+// prints one table.
 func BenchmarkServiceLB(b *testing.B) {
 	if testing.Short() {
 		b.Skip("makes network namespaces")
@@ -263,43 +303,60 @@ func BenchmarkServiceLB(b *testing.B) {
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
 			e := newLBEnv(b)
 			svcs := benchServices(n)
-			var backends []netip.AddrPort
-			backends = append(backends, svcs[0].backends...)
-			rows = append(rows, e.measure(b, n, "direct to a backend", backends, nil))
-			rows = append(rows, e.measureIptables(b, svcs))
+			direct := lbPath{name: "direct", client: e.plain, targets: slices.Clone(svcs[0].backends)}
+			rows = append(rows, e.measureSocketLB(b, direct, svcs)...)
+			rows = append(rows, e.measureIptables(b, direct, svcs)...)
 		})
 	}
 	var sb strings.Builder
 	w := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "services\tpath\tconnect p50\tconnect p99\trequests/s\tone endpoint change\tload all\t")
+	fmt.Fprintln(w, "services\tpath\tconnect p50\tp50 vs direct\tconnect p99\trequests/s\tone endpoint change\tload all\t")
+	var direct time.Duration
 	for _, r := range rows {
-		upd, load := "-", "-"
+		vs, upd, load := "", "", ""
 		if r.updateMeasured {
-			upd, load = r.update.Round(time.Microsecond).String(), r.load.Round(time.Microsecond).String()
+			upd, load = roundDuration(r.update), roundDuration(r.load)
+			vs = fmt.Sprintf("%+.1f%%", 100*(float64(r.p50)/float64(direct)-1))
+		} else {
+			direct = r.p50
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%.0f\t%s\t%s\t\n", r.services, r.impl, r.p50, r.p99, r.rps, upd, load)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t\n", r.services, r.impl, roundDuration(r.p50), vs, roundDuration(r.p99), r.rps, upd, load)
 	}
 	w.Flush()
 	fmt.Print("\n" + sb.String())
 }
 
-// measure takes the latency and rate figures of connections to targets.
-func (e *lbEnv) measure(b *testing.B, services int, impl string, targets []netip.AddrPort, set func(*lbRow)) lbRow {
-	r := lbRow{services: services, impl: impl}
-	if set != nil {
-		set(&r)
+// measurePaired takes the latency and rate figures of lb and, in
+// alternation with it, of direct; it returns direct's row, then lb's.
+func measurePaired(b *testing.B, services int, direct, lb lbPath) []lbRow {
+	var dTimes, lTimes []time.Duration
+	var dRate, lRate float64
+	per := lbConnects / lbRounds
+	for range lbRounds {
+		dTimes = append(dTimes, connectTimes(b, direct, per)...)
+		lTimes = append(lTimes, connectTimes(b, lb, per)...)
 	}
-	times := e.connectTimes(b, targets, lbConnects)
-	r.p50, r.p99 = percentile(times, 0.5), percentile(times, 0.99)
-	r.rps = e.requestRate(b, targets)
-	b.ReportMetric(float64(r.p50.Nanoseconds()), strings.ReplaceAll(impl, " ", "-")+"-p50-ns")
-	return r
+	for range 2 {
+		dRate += requestRate(b, direct) / 2
+		lRate += requestRate(b, lb) / 2
+	}
+	row := func(name string, times []time.Duration, rate float64) lbRow {
+		slices.Sort(times)
+		r := lbRow{services: services, impl: name, p50: percentile(times, 0.5), p99: percentile(times, 0.99), rps: rate}
+		b.ReportMetric(float64(r.p50.Nanoseconds()), strings.NewReplacer(" ", "-", "(", "", ")", "").Replace(name)+"-p50-ns")
+		return r
+	}
+	return []lbRow{
+		row("direct, beside "+lb.name, dTimes, dRate),
+		row(lb.name, lTimes, lRate),
+	}
 }
 
 // measureIptables loads kube-proxy's ruleset for svcs in the client
-// namespace, times that and a full restore with one endpoint changed, and
-// measures connections to the service addresses through it.
-func (e *lbEnv) measureIptables(b *testing.B, svcs []benchService) lbRow {
+// namespace, times that and a full restore with one endpoint changed,
+// measures connections to the service addresses through it, and flushes
+// the table again.
+func (e *lbEnv) measureIptables(b *testing.B, direct lbPath, svcs []benchService) []lbRow {
 	var load, update time.Duration
 	netnstest.In(b, e.client, func() error {
 		full := kubeProxyRuleset(svcs, "10.244.0.0/16")
@@ -316,7 +373,98 @@ func (e *lbEnv) measureIptables(b *testing.B, svcs []benchService) lbRow {
 		update = time.Since(start)
 		return nil
 	})
-	return e.measure(b, len(svcs), "iptables (kube-proxy)", frontends(svcs), func(r *lbRow) {
-		r.load, r.update, r.updateMeasured = load, update, true
+	b.Cleanup(func() {
+		netnstest.In(b, e.client, func() error { return iptablesRestore([]byte("*nat\nCOMMIT\n")) })
 	})
+	rows := measurePaired(b, len(svcs), direct, lbPath{name: "iptables (kube-proxy)", client: e.client, targets: frontends(svcs)})
+	rows[1].load, rows[1].update, rows[1].updateMeasured = load, update, true
+	return rows
+}
+
+// measureSocketLB loads the socket load balancer on a cgroup of the
+// benchmark's own, times writing the whole table for svcs and the writes
+// the agent makes for one endpoint whose address changed (the new
+// backend, the service's lookup table, the old backend's removal), and
+// measures connections to the service addresses through it. This process
+// is in that cgroup for the load balancer's batches only. The programs
+// are detached at the end.
+func (e *lbEnv) measureSocketLB(b *testing.B, direct lbPath, svcs []benchService) []lbRow {
+	root, err := CgroupV2Root()
+	if err != nil {
+		b.Fatal(err)
+	}
+	outside, err := ownCgroup(root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pins := testBPFFS(b)
+	cg := testCgroup(b)
+	join(b, outside)
+	lb, err := Load(Config{PinDir: pins, Cgroup: cg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		lb.Close()
+		if err := Uninstall(pins); err != nil {
+			b.Error(err)
+		}
+	})
+	slots := make([]uint32, TableSize)
+	backendID := func(svc, k int) uint32 { return uint32(svc*(lbBackends+1) + k + 1) }
+	start := time.Now()
+	for i, s := range svcs {
+		svc := uint32(i + 1)
+		if err := lb.PutService(netip.AddrPortFrom(s.vip, s.port), syscall.IPPROTO_TCP, svc, 0); err != nil {
+			b.Fatal(err)
+		}
+		for k, be := range s.backends {
+			if err := lb.PutBackend(backendID(i, k), be, svc); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for j := range slots {
+			slots[j] = backendID(i, j%len(s.backends))
+		}
+		if err := lb.PutTable(svc, uint32(len(s.backends)), slots); err != nil {
+			b.Fatal(err)
+		}
+	}
+	load := time.Since(start)
+
+	mid := len(svcs) / 2
+	moved := withOneEndpointChanged(svcs)[mid].backends[0]
+	newID := backendID(mid, lbBackends)
+	for j := range slots {
+		if k := j % lbBackends; k == 0 {
+			slots[j] = newID
+		} else {
+			slots[j] = backendID(mid, k)
+		}
+	}
+	start = time.Now()
+	err = lb.PutBackend(newID, moved, uint32(mid+1))
+	if err == nil {
+		err = lb.PutTable(uint32(mid+1), lbBackends, slots)
+	}
+	if err == nil {
+		err = lb.DeleteBackend(backendID(mid, 0))
+	}
+	update := time.Since(start)
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := lbPath{name: "eBPF socket LB", client: e.client, targets: frontends(svcs),
+		enter: func() { join(b, cg) }, leave: func() { join(b, outside) }}
+	rows := measurePaired(b, len(svcs), direct, path)
+	rows[1].load, rows[1].update, rows[1].updateMeasured = load, update, true
+	return rows
+}
+
+// join moves this process into the cgroup v2 directory dir.
+func join(b *testing.B, dir string) {
+	b.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(fmt.Sprint(os.Getpid())), 0); err != nil {
+		b.Fatalf("join %s: %v", dir, err)
+	}
 }
