@@ -96,6 +96,14 @@ func ensureBridge(name string, mtu int, gw netip.Prefix) (netlink.Link, error) {
 	if br.Type() != "bridge" {
 		return nil, fmt.Errorf("link %s is a %s, not a bridge", name, br.Type())
 	}
+	// The pods' MTU may have changed since the bridge was made (another
+	// routing mode, another uplink): the bridge, holding the pods'
+	// gateway, must not send them more than they take.
+	if br.Attrs().MTU != mtu {
+		if err := netlink.LinkSetMTU(br, mtu); err != nil {
+			return nil, fmt.Errorf("set MTU %d on bridge %s: %w", mtu, name, err)
+		}
+	}
 	ok, err := hasAddr(br, gw)
 	if err != nil {
 		return nil, err

@@ -109,6 +109,9 @@ func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, tlsCfg *tl
 	ncfg.ConfDir = o.cniConfDir
 	ncfg.DataDir = filepath.Join(o.dataDir, "cni")
 	ncfg.PluginBinary = self
+	if ncfg.MTU, err = podMTU(o.podRouting, addrs, log); err != nil {
+		return 0, fmt.Errorf("pod network: %w", err)
+	}
 	network, err := cni.New(ncfg)
 	if err != nil {
 		return 0, fmt.Errorf("pod network: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/netip"
 	"time"
 
@@ -54,4 +55,25 @@ func routePods(ctx context.Context, mem *membership.Membership, self string, own
 		case <-time.After(30 * time.Second):
 		}
 	}
+}
+
+// podMTU is the pods' MTU for the routing mode over the link carrying the
+// node's address (or its default route); with neither, over a link of
+// the default MTU.
+func podMTU(mode cni.RoutingMode, addrs []net.IP, log *slog.Logger) (int, error) {
+	var adv netip.Addr
+	if len(addrs) > 0 {
+		adv, _ = netip.AddrFromSlice(addrs[0])
+	}
+	uplink, err := cni.FindUplink(adv.Unmap())
+	if err != nil {
+		log.Warn("pod MTU: no uplink, assuming its MTU is the default", "mtu", cni.DefaultMTU, "err", err)
+		uplink = cni.Uplink{Name: "none", MTU: cni.DefaultMTU}
+	}
+	mtu, err := cni.PodMTU(mode, uplink.MTU)
+	if err != nil {
+		return 0, err
+	}
+	log.Info("pod MTU", "mtu", mtu, "uplink", uplink.Name, "uplinkMTU", uplink.MTU, "mode", mode)
+	return mtu, nil
 }
