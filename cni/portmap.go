@@ -181,14 +181,33 @@ func addPortMappings(conn *nftables.Conn, bridge string, subnet netip.Prefix, co
 		conn.FlushChain(chains[c])
 	}
 	addRules(conn, t, hostPortBaseRules(bridge, subnet))
-	for _, r := range rulesToDelete(old, func(id string) bool { return id == containerID }) {
+	replaced := rulesToDelete(old, func(id string) bool { return id == containerID })
+	for _, r := range replaced {
 		if err := conn.DelRule(r); err != nil {
 			return fmt.Errorf("host ports of %s: %w", containerID, err)
 		}
 	}
-	addRules(conn, t, hostPortRules(containerID, podIP, ports))
+	rules := hostPortRules(containerID, podIP, ports)
+	addRules(conn, t, rules)
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("host ports of %s: install rules: %w", containerID, err)
+	}
+	// Connections through mappings the pod no longer has are forgotten;
+	// those through mappings it keeps go on.
+	kept := map[dnatFlow]bool{}
+	for _, r := range rules {
+		if f, ok := dnatOfRule(r.Exprs); ok {
+			kept[f] = true
+		}
+	}
+	var gone []dnatFlow
+	for _, f := range dnatOfRules(replaced) {
+		if !kept[f] {
+			gone = append(gone, f)
+		}
+	}
+	if _, err := forgetDNAT(gone); err != nil {
+		return fmt.Errorf("host ports of %s: %w", containerID, err)
 	}
 	return nil
 }
@@ -216,7 +235,8 @@ func removePortMappings(conn *nftables.Conn, drop func(containerID string) bool)
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("remove host port rules: %w", err)
 	}
-	return nil
+	_, err = forgetDNAT(dnatOfRules(stale))
+	return err
 }
 
 // runtimeConfHostPorts reads and validates runtimeConfig.portMappings
