@@ -34,6 +34,11 @@ const (
 	chainHostPortsMasq = "hostports-masq"
 )
 
+// setNodes is the set of NATTable holding the cluster's node addresses:
+// pod traffic to them is not masqueraded, so a node sees which pod
+// called it.
+const setNodes = "nodes"
+
 // loopbackNet is 127.0.0.0/8.
 var loopbackNet = netip.MustParsePrefix("127.0.0.0/8")
 
@@ -47,7 +52,8 @@ type natRule struct {
 
 // SetupEgress masquerades traffic from the node's pod CIDR to the node's
 // own address, unless it goes to clusterCIDR (pods of other nodes keep
-// seeing the pod's address) or to the node itself. An empty clusterCIDR
+// seeing the pod's address), to the node itself or to another node of
+// the cluster (the addresses SetNodeAddrs keeps). An empty clusterCIDR
 // means the pod CIDR alone. It creates NATTable and its chains if
 // missing, replaces the egress rule atomically, and turns IPv4
 // forwarding on. Calling it again with the same CIDRs changes nothing.
@@ -67,7 +73,10 @@ func SetupEgress(podCIDR, clusterCIDR string) error {
 }
 
 func setupEgress(conn *nftables.Conn, rules []natRule) error {
-	t := addNATTable(conn)
+	t, err := addNATTable(conn)
+	if err != nil {
+		return fmt.Errorf("egress: %w", err)
+	}
 	conn.FlushChain(natChains(t)[chainEgress])
 	addRules(conn, t, rules)
 	if err := conn.Flush(); err != nil {
@@ -123,7 +132,10 @@ func egressRules(podCIDR, clusterCIDR string) ([]natRule, error) {
 		return nil, fmt.Errorf("egress: pod CIDR %s is not inside cluster CIDR %s", pod, cluster)
 	}
 	exprs := append(matchPrefix(offsetSaddr, pod, true), matchPrefix(offsetDaddr, cluster, false)...)
-	exprs = append(exprs, &expr.Masq{})
+	exprs = append(exprs,
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offsetDaddr, Len: 4},
+		&expr.Lookup{SourceRegister: 1, SetName: setNodes, Invert: true},
+		&expr.Masq{})
 	return []natRule{{Chain: chainEgress, Tag: "egress " + pod.String(), Exprs: exprs}}, nil
 }
 
@@ -197,15 +209,58 @@ func natChains(t *nftables.Table) map[string]*nftables.Chain {
 	}
 }
 
-// addNATTable queues the creation of NATTable and its chains; creating
-// what exists already is not an error.
-func addNATTable(conn *nftables.Conn) *nftables.Table {
+// addNATTable queues the creation of NATTable, its chains and its node
+// address set; creating what exists already is not an error.
+func addNATTable(conn *nftables.Conn) (*nftables.Table, error) {
 	t := conn.AddTable(&nftables.Table{Name: NATTable, Family: nftables.TableFamilyIPv4})
 	chains := natChains(t)
 	for _, name := range []string{chainHostPorts, chainPrerouting, chainOutput, chainHostPortsMasq, chainEgress} {
 		conn.AddChain(chains[name])
 	}
-	return t
+	if err := conn.AddSet(nodeSet(t), nil); err != nil {
+		return nil, fmt.Errorf("set %s of table %s: %w", setNodes, NATTable, err)
+	}
+	return t, nil
+}
+
+// nodeSet is NATTable's set of node addresses.
+func nodeSet(t *nftables.Table) *nftables.Set {
+	return &nftables.Set{Table: t, Name: setNodes, KeyType: nftables.TypeIPAddr}
+}
+
+// SetNodeAddrs makes the cluster's node addresses (IPv4 ones; others
+// are left out) those that pod traffic is not masqueraded to, replacing
+// the set in one transaction. It creates NATTable with the set alone if
+// missing: no chain, so no hook and no connection tracking, until
+// SetupEgress or a host port adds them.
+func SetNodeAddrs(addrs []netip.Addr) error {
+	conn, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("node addresses: open nftables: %w", err)
+	}
+	t := conn.AddTable(&nftables.Table{Name: NATTable, Family: nftables.TableFamilyIPv4})
+	set := nodeSet(t)
+	if err := conn.AddSet(set, nil); err != nil {
+		return fmt.Errorf("node addresses: %w", err)
+	}
+	conn.FlushSet(set)
+	var elems []nftables.SetElement
+	seen := map[netip.Addr]bool{}
+	for _, a := range addrs {
+		if a = a.Unmap(); a.Is4() && !seen[a] {
+			seen[a] = true
+			elems = append(elems, nftables.SetElement{Key: a.AsSlice()})
+		}
+	}
+	if len(elems) > 0 {
+		if err := conn.SetAddElements(set, elems); err != nil {
+			return fmt.Errorf("node addresses: %w", err)
+		}
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("node addresses: update set %s of table %s: %w", setNodes, NATTable, err)
+	}
+	return nil
 }
 
 // addRules queues rules.

@@ -274,6 +274,27 @@ func TestSetupEgress_masqueradesLeavingTraffic(t *testing.T) {
 		t.Fatalf("pod -> node: source seen %q, %v; want the pod's %s", seen, err, w.podIP)
 	}
 
+	// Once the outside machine is a node of the cluster, it sees the pod.
+	outside := serveSource(t, w.outside, worldOutsideIP)
+	for _, tt := range []struct {
+		nodes []netip.Addr
+		want  string
+	}{
+		{[]netip.Addr{netip.MustParseAddr("203.0.113.1"), netip.MustParseAddr(worldOutsideIP), netip.MustParseAddr("fd00::1")}, w.podIP.String()},
+		{nil, worldNodeIP},
+	} {
+		if err := w.tn.node.Do(func(ns.NetNS) error { return SetNodeAddrs(tt.nodes) }); err != nil {
+			t.Fatalf("SetNodeAddrs(%v): %v", tt.nodes, err)
+		}
+		seen, err = sourceSeen(w.pod, outside)
+		if err != nil || seen != tt.want {
+			t.Fatalf("pod -> outside, nodes %v: source seen %q, %v; want %s", tt.nodes, seen, err, tt.want)
+		}
+	}
+	if err := setup(); err != nil {
+		t.Fatalf("SetupEgress again: %v", err)
+	}
+
 	if err := w.tn.node.Do(func(ns.NetNS) error { return errorsJoin(RemoveNAT(), RemoveNAT()) }); err != nil {
 		t.Fatalf("RemoveNAT twice: %v", err)
 	}

@@ -168,7 +168,10 @@ func addPortMappings(conn *nftables.Conn, bridge string, subnet netip.Prefix, co
 			return fmt.Errorf("host ports of %s: %w", containerID, err)
 		}
 	}
-	t := addNATTable(conn)
+	t, err := addNATTable(conn)
+	if err != nil {
+		return fmt.Errorf("host ports of %s: %w", containerID, err)
+	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("host ports of %s: create nftables table %s: %w", containerID, NATTable, err)
 	}

@@ -28,13 +28,29 @@ func nodeRoutes(members []membership.Member, self string) []cni.NodeRoute {
 	return out
 }
 
+// nodeAddrs are the addresses of the alive members, this one included.
+func nodeAddrs(members []membership.Member) []netip.Addr {
+	var out []netip.Addr
+	for _, m := range members {
+		if m.Status == membership.Alive && m.Addr.IsValid() {
+			out = append(out, m.Addr.Addr())
+		}
+	}
+	return out
+}
+
 // routePods keeps a route to every other node's pods, direct or through
-// the VXLAN overlay as mode says, as members come, change and go, until
+// the VXLAN overlay as mode says, and the node addresses that pods'
+// traffic is not masqueraded to, as members come, change and go, until
 // ctx ends.
 func routePods(ctx context.Context, mem *membership.Membership, self string, own netip.Prefix, mode cni.RoutingMode, log *slog.Logger) error {
 	changed := mem.Subscribe()
 	for {
-		ops, err := cni.SyncNodeRoutes(nodeRoutes(mem.Members(), self), own, mode)
+		members := mem.Members()
+		if err := cni.SetNodeAddrs(nodeAddrs(members)); err != nil {
+			log.Warn("node addresses exempt from pod egress masquerade", "err", err)
+		}
+		ops, err := cni.SyncNodeRoutes(nodeRoutes(members, self), own, mode)
 		switch {
 		case err != nil:
 			log.Warn("pod routes to other nodes", "mode", mode, "err", err)

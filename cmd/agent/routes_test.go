@@ -1,8 +1,13 @@
 package main
 
 import (
+	"errors"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keel-edge/keel/agent/membership"
 )
 
 func TestPodRoutingFlag(t *testing.T) {
@@ -34,5 +39,20 @@ func TestPodRoutingFlag(t *testing.T) {
 	fs := newRunCmd().Flags()
 	if err := applyConfig(fs, "agent.yaml", []byte("pod-routing: vxlan\n")); err != nil || fs.Lookup("pod-routing").Value.String() != "vxlan" {
 		t.Errorf("from a config file: %v, %q", err, fs.Lookup("pod-routing").Value.String())
+	}
+}
+
+func TestNodeAddrs(t *testing.T) {
+	members := []membership.Member{
+		{Name: "a", Addr: netip.MustParseAddrPort("10.0.0.1:7946"), Status: membership.Alive},
+		{Name: "b", Addr: netip.MustParseAddrPort("10.0.0.2:7946"), Status: membership.Failed},
+		{Name: "c", Addr: netip.MustParseAddrPort("10.0.0.3:7946"), Status: membership.Left},
+		{Name: "d", Status: membership.Alive},
+		{Name: "e", Addr: netip.MustParseAddrPort("10.0.1.5:7946"), Status: membership.Alive, TagErr: errors.New("bad tags")},
+	}
+	got := nodeAddrs(members)
+	want := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.1.5")}
+	if !slices.Equal(got, want) {
+		t.Fatalf("nodeAddrs = %v, want %v", got, want)
 	}
 }
