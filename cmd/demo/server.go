@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -49,12 +50,14 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 //	/recover      make /healthz pass again
 //	/exit?code=N  exit with code N (0 when absent) once the reply is sent
 //	/sleep?seconds=N  delay later replies to / and /healthz by N seconds
+//	/whoami       the client's address as the server sees it (host:port)
+//	/bytes?n=N    N bytes (at most 64 MiB), for moving big payloads
 //
-// and prints "METHOD PATH STATUS" per request.
+// and prints "METHOD PATH STATUS from CLIENT" per request.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	s.route(rec, r)
-	fmt.Fprintf(s.out, "%s %s %d\n", r.Method, r.URL.RequestURI(), rec.status)
+	fmt.Fprintf(s.out, "%s %s %d from %s\n", r.Method, r.URL.RequestURI(), rec.status, r.RemoteAddr)
 	if rec.exitCode >= 0 {
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
@@ -102,10 +105,30 @@ func (s *server) route(w *statusRecorder, r *http.Request) {
 		s.delay = time.Duration(secs) * time.Second
 		s.mu.Unlock()
 		fmt.Fprintf(w, "replies delayed by %ds\n", secs)
+	case "/whoami":
+		fmt.Fprintln(w, r.RemoteAddr)
+	case "/bytes":
+		n, err := intParam(r, "n")
+		if err != nil || n < 0 || n > maxBytes {
+			http.Error(w, fmt.Sprintf("n must be 0..%d", maxBytes), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+		for n > 0 {
+			k, err := w.Write(chunk[:min(n, len(chunk))])
+			if err != nil {
+				return
+			}
+			n -= k
+		}
 	default:
 		http.NotFound(w, r)
 	}
 }
+
+// maxBytes bounds /bytes.
+const maxBytes = 64 << 20
 
 // delayed applies the delay /sleep set.
 func (s *server) delayed(r *http.Request) {

@@ -55,6 +55,10 @@ func TestServer_endpoints(t *testing.T) {
 		{"/exit?code=300", 400, "code must be 0..255\n"},
 		{"/exit?code=3", 200, "exiting with code 3\n"},
 		{"/nope", 404, "404 page not found\n"},
+		{"/whoami", 200, "192.0.2.1:1234\n"},
+		{"/bytes?n=5", 200, "01234"},
+		{"/bytes?n=-1", 400, "n must be 0..67108864\n"},
+		{"/bytes?n=67108865", 400, "n must be 0..67108864\n"},
 	}
 	for _, st := range steps {
 		rec := httptest.NewRecorder()
@@ -70,8 +74,19 @@ func TestServer_endpoints(t *testing.T) {
 		t.Errorf("delays = %v, want one of 5s", waits)
 	}
 	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
-	if len(lines) != len(steps) || lines[0] != "GET / 200" || lines[3] != "GET /healthz 500" || lines[11] != "GET /exit?code=3 200" {
+	if len(lines) != len(steps) || lines[0] != "GET / 200 from 192.0.2.1:1234" || lines[3] != "GET /healthz 500 from 192.0.2.1:1234" ||
+		lines[11] != "GET /exit?code=3 200 from 192.0.2.1:1234" {
 		t.Errorf("log lines = %q", lines)
+	}
+}
+
+func TestServer_bytesOverMoreThanOneChunk(t *testing.T) {
+	srv := newServer("pod-a", io.Discard, func(int) {})
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/bytes?n=200000", nil))
+	body := rec.Body.Bytes()
+	if rec.Code != 200 || len(body) != 200000 || rec.Header().Get("Content-Length") != "200000" || !bytes.HasPrefix(body[65536:], []byte("0123")) {
+		t.Fatalf("/bytes?n=200000: %d, %d bytes, Content-Length %q", rec.Code, len(body), rec.Header().Get("Content-Length"))
 	}
 }
 
