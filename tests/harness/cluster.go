@@ -47,9 +47,11 @@ type Cluster struct {
 const clusterSubnet = "10.77.0."
 
 // StartCluster starts the cluster and waits until every node is Ready.
-// Everything is removed when the test ends.
+// Everything is removed when the test ends, and the test fails if
+// anything is left (see CheckNoLeaks).
 func StartCluster(t testing.TB, o ClusterOptions) *Cluster {
 	t.Helper()
+	CheckNoLeaks(t)
 	if o.Nodes < 1 {
 		o.Nodes = 1
 	}
@@ -80,6 +82,7 @@ func (c *Cluster) AddNode() *Agent {
 	var b [3]byte
 	rand.Read(b[:])
 	host, peer := "kh"+hex.EncodeToString(b[:]), "kp"+hex.EncodeToString(b[:])
+	recordLink(t, host, peer)
 	mustIP(t, "link", "add", host, "type", "veth", "peer", "name", peer)
 	mustIP(t, "link", "set", host, "netns", c.Switch)
 	mustIP(t, "link", "set", peer, "netns", ns)

@@ -155,6 +155,8 @@ func StartAgent(t testing.TB, o AgentOptions) *Agent {
 		if o.NodeAPIAddr == "" {
 			o.NodeAPIAddr = "127.0.0.1:0"
 		}
+		recordCgroup(t, cgroup)
+		recordDir(t, o.DataDir, runDir)
 		args = append(args, "--run-dir", runDir, "--cni-conf-dir", filepath.Join(o.DataDir, "cni-conf"),
 			"--node-api-addr", o.NodeAPIAddr, "--advertise-addr", o.Advertise, "--cgroup-parent", cgroup)
 		t.Cleanup(func() {

@@ -25,6 +25,7 @@ func NetNS(t testing.TB) string {
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
 	}
+	recordNetNS(t, name)
 	t.Cleanup(func() {
 		killInNetNS(name)
 		exec.Command("ip", "netns", "del", name).Run()
