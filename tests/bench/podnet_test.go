@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/keel-edge/keel/cni"
 	"github.com/keel-edge/keel/internal/netnstest"
+	"github.com/keel-edge/keel/tests/harness"
 )
 
 // podNetRoundTrips is how many one-byte round trips a latency figure is
@@ -26,9 +28,11 @@ const podNetRoundTrips = 2000
 // BenchmarkPodNetwork measures pod-to-pod TCP throughput and round-trip
 // latency across two nodes, with the pod routes cni.SyncNodeRoutes
 // makes in direct and in vxlan mode, against two namespaces joined by a
-// veth (the machine's limit). Nodes and pods are network namespaces set
-// up as the agent and its CNI plugin set them up (the pod's veth, its
-// default route through the node), without containers.
+// veth (the machine's limit). Nodes and pods are network namespaces that
+// the agent's own pieces set up, without containers: the keel-cni plugin
+// (the agent binary, through libcni) attaches each pod to its node's
+// bridge with the MTU of the mode, and each node has the egress
+// masquerade and the node addresses the agent installs.
 func BenchmarkPodNetwork(b *testing.B) {
 	if testing.Short() {
 		b.Skip("makes network namespaces")
@@ -43,8 +47,8 @@ func BenchmarkPodNetwork(b *testing.B) {
 	})
 	for _, mode := range []cni.RoutingMode{cni.RoutingDirect, cni.RoutingVXLAN} {
 		b.Run(string(mode), func(b *testing.B) {
-			nodeA, podA, podB := twoNodePods(b, mode)
-			measurePodNet(b, "pod to pod on another node, "+string(mode), podA, podB, netip.MustParseAddr("10.244.2.5"))
+			nodeA, podA, podB, addrB := twoNodePods(b, mode)
+			measurePodNet(b, "pod to pod on another node, "+string(mode), podA, podB, addrB)
 			if mode != cni.RoutingVXLAN {
 				return
 			}
@@ -62,31 +66,62 @@ func BenchmarkPodNetwork(b *testing.B) {
 	}
 }
 
-// twoNodePods makes two node namespaces joined by a veth, a pod behind
-// each (10.244.1.5 and 10.244.2.5) and the pod routes of mode between
-// the nodes; it returns the first node's namespace and the pods'.
-func twoNodePods(b *testing.B, mode cni.RoutingMode) (ns.NetNS, ns.NetNS, ns.NetNS) {
+// twoNodePods makes two node namespaces joined by a veth (192.0.2.1 and
+// .2), a pod attached by keel-cni behind each (pod CIDRs 10.244.1.0/24
+// and 10.244.2.0/24), the nodes' egress masquerade and node addresses,
+// and the pod routes of mode between the nodes; it returns the first
+// node's namespace, the pods' and the second pod's address.
+func twoNodePods(b *testing.B, mode cni.RoutingMode) (ns.NetNS, ns.NetNS, ns.NetNS, netip.Addr) {
 	nodeA, nodeB := benchNS(b), benchNS(b)
 	netnstest.Plug(b, nodeA, nodeB, "eth0", "eth0", "192.0.2.1/24", "192.0.2.2/24")
+	agent, _ := harness.Build(b)
+	nodes := []ns.NetNS{nodeA, nodeB}
+	addrs := []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")}
+	cidrs := []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24"), netip.MustParsePrefix("10.244.2.0/24")}
 	var pods []ns.NetNS
-	for i, node := range []ns.NetNS{nodeA, nodeB} {
+	var podIPs []netip.Addr
+	for i, node := range nodes {
 		pod := benchNS(b)
-		netnstest.Plug(b, pod, node, "eth0", "pod", fmt.Sprintf("10.244.%d.5/24", i+1), fmt.Sprintf("10.244.%d.1/24", i+1))
-		netnstest.In(b, pod, func() error {
-			return netlink.RouteAdd(&netlink.Route{Gw: net.ParseIP(fmt.Sprintf("10.244.%d.1", i+1))})
+		root := b.TempDir()
+		netnstest.In(b, node, func() error {
+			uplink, err := cni.FindUplink(addrs[i])
+			if err != nil {
+				return err
+			}
+			cfg := cni.TestConfig(root, cidrs[i].String())
+			cfg.PluginBinary = agent
+			if cfg.MTU, err = cni.PodMTU(mode, uplink.MTU); err != nil {
+				return err
+			}
+			network, err := cni.New(cfg)
+			if err != nil {
+				return err
+			}
+			if err := cni.SetupEgress(cidrs[i].String(), "10.244.0.0/16"); err != nil {
+				return err
+			}
+			if err := cni.SetNodeAddrs(addrs); err != nil {
+				return err
+			}
+			ips, err := network.Attach(context.Background(), fmt.Sprintf("bench-pod-%d", i), "bench", "pod", pod.Path(), nil)
+			if err != nil {
+				return err
+			}
+			ip, err := netip.ParseAddr(ips[0])
+			podIPs = append(podIPs, ip)
+			return err
 		})
 		pods = append(pods, pod)
 	}
-	cidrA, cidrB := netip.MustParsePrefix("10.244.1.0/24"), netip.MustParsePrefix("10.244.2.0/24")
 	netnstest.In(b, nodeA, func() error {
-		_, err := cni.SyncNodeRoutes([]cni.NodeRoute{{PodCIDR: cidrB, Via: netip.MustParseAddr("192.0.2.2")}}, cidrA, mode)
+		_, err := cni.SyncNodeRoutes([]cni.NodeRoute{{PodCIDR: cidrs[1], Via: addrs[1]}}, cidrs[0], mode)
 		return err
 	})
 	netnstest.In(b, nodeB, func() error {
-		_, err := cni.SyncNodeRoutes([]cni.NodeRoute{{PodCIDR: cidrA, Via: netip.MustParseAddr("192.0.2.1")}}, cidrB, mode)
+		_, err := cni.SyncNodeRoutes([]cni.NodeRoute{{PodCIDR: cidrs[0], Via: addrs[0]}}, cidrs[1], mode)
 		return err
 	})
-	return nodeA, pods[0], pods[1]
+	return nodeA, pods[0], pods[1], podIPs[1]
 }
 
 // measurePodNet streams b.N MiB over TCP from client to server (at
