@@ -11,7 +11,11 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
+
+// leakSettle is how long CheckNoLeaks waits for what is on its way out.
+const leakSettle = 5 * time.Second
 
 // made is what the harness created for each test, for CheckNoLeaks.
 var made sync.Map // testing.TB -> *madeList
@@ -89,12 +93,29 @@ func CheckNoLeaks(t testing.TB) {
 	}
 	t.Cleanup(func() {
 		made.Delete(t)
-		after, err := hostNetState()
-		if err != nil {
-			t.Errorf("leak check: %v", err)
-			return
+		// A process killed a moment ago may take a while to die (and to
+		// release its namespace); what is still there after leakSettle is
+		// left behind.
+		var leaks, first []string
+		start := time.Now()
+		for deadline := start.Add(leakSettle); ; time.Sleep(100 * time.Millisecond) {
+			after, err := hostNetState()
+			if err != nil {
+				t.Errorf("leak check: %v", err)
+				return
+			}
+			leaks = l.leaks(before, after)
+			if first == nil {
+				first = leaks
+			}
+			if len(leaks) == 0 || time.Now().After(deadline) {
+				break
+			}
 		}
-		for _, leak := range l.leaks(before, after) {
+		if len(first) > 0 && len(leaks) == 0 {
+			t.Logf("leak check: waited %s for %s", time.Since(start).Round(time.Millisecond), strings.Join(first, "; "))
+		}
+		for _, leak := range leaks {
 			t.Errorf("left behind: %s", leak)
 		}
 	})
