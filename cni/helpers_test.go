@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 // and fails instead on CI (CI=true), where they must be.
 func requirePrivileged(t *testing.T, files ...string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: needs root and network namespaces (tier 2)")
+	}
 	reason := ""
 	if os.Geteuid() != 0 {
 		reason = "needs root"

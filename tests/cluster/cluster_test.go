@@ -15,6 +15,9 @@ import (
 
 func requireRoot(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: the multi-node suite starts real agents in network namespaces (tier 2)")
+	}
 	if os.Geteuid() == 0 {
 		return
 	}

@@ -13,6 +13,9 @@ import (
 // TestMadeList_leaks records a namespace with a process in it and a
 // host link, and checks that both are reported until they are gone.
 func TestMadeList_leaks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: makes a network namespace (tier 2)")
+	}
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") != "" {
 			t.Fatal("needs root, and CI runs as root")
