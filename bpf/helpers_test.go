@@ -21,7 +21,7 @@ import (
 
 // requirePrivileged skips a test that needs root, eBPF and cgroup v2,
 // unless CI=true, where it fails: there they must run.
-func requirePrivileged(t *testing.T) {
+func requirePrivileged(t testing.TB) {
 	t.Helper()
 	reason := ""
 	if testing.Short() {
@@ -42,7 +42,7 @@ func requirePrivileged(t *testing.T) {
 
 // testBPFFS mounts a bpffs instance of the test's own and removes it at
 // the end.
-func testBPFFS(t *testing.T) string {
+func testBPFFS(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := syscall.Mount("bpf", dir, "bpf", 0, ""); err != nil {

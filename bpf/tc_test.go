@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -427,5 +428,86 @@ func TestTC_pinsSurvive(t *testing.T) {
 			}
 		}
 		return nil
+	})
+}
+
+// FuzzTC_packets runs the tc programs on arbitrary frames (through
+// BPF_PROG_TEST_RUN, attached nowhere): whatever arrives, they pass it,
+// drop it or redirect it, and never fail. The seeds reach a frontend
+// whose backend is local and one whose backend is on another node.
+func FuzzTC_packets(f *testing.F) {
+	frame := func(dst netip.AddrPort, proto uint8) []byte {
+		b := make([]byte, 14+20+20)
+		b[12], b[13] = 0x08, 0x00 // IPv4
+		ip := b[14:]
+		ip[0] = 0x45
+		ip[2], ip[3] = 0, 40
+		ip[8] = 64
+		ip[9] = proto
+		copy(ip[12:16], lanClient.AsSlice())
+		copy(ip[16:20], dst.Addr().AsSlice())
+		l4 := ip[20:]
+		l4[0], l4[1] = 0x9c, 0x40 // 40000
+		l4[2], l4[3] = byte(dst.Port()>>8), byte(dst.Port())
+		if proto == TCP {
+			l4[12] = 5 << 4
+			l4[13] = 0x02 // SYN
+		}
+		return b
+	}
+	f.Add(frame(nodePort, TCP))
+	f.Add(frame(lbPort, UDP))
+	f.Add(frame(nodePort, 1))
+	f.Add([]byte{})
+	requirePrivileged(f)
+	pinDir := testBPFFS(f)
+	if err := os.MkdirAll(pinDir, 0o700); err != nil {
+		f.Fatal(err)
+	}
+	var objs tcObjects
+	if err := loadTcObjects(&objs, &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: pinDir}}); err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { objs.Close() })
+	put := func(fr netip.AddrPort, id uint32, be netip.AddrPort, flags uint16) {
+		k, _ := svcKey(fr, TCP)
+		ku, _ := svcKey(fr, UDP)
+		a, _ := addr4(be.Addr())
+		if err := objs.KeelBackends.Put(&id, &tcBackend{Addr: a, Port: port16(be.Port()), Flags: flags, Svc: id}); err != nil {
+			f.Fatal(err)
+		}
+		t := tcTable{Count: 1}
+		for i := range t.Backend {
+			t.Backend[i] = id
+		}
+		if err := objs.KeelTables.Put(&id, &t); err != nil {
+			f.Fatal(err)
+		}
+		for _, key := range []tcSvcKey{tcSvcKey(k), tcSvcKey(ku)} {
+			if err := objs.KeelExternal.Put(&key, &tcExtValue{Id: id}); err != nil {
+				f.Fatal(err)
+			}
+		}
+	}
+	put(nodePort, 1, pod1, backendLocal)
+	put(lbPort, 2, pod2, 0)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// The kernel runs programs only on frames of an Ethernet and an
+		// IPv4 header at least, and of at most a page.
+		if len(data) < 14+20 {
+			data = append(data, make([]byte, 14+20-len(data))...)
+		}
+		data = data[:min(len(data), 1500)]
+		for _, p := range []*ebpf.Program{objs.KeelTcIngress, objs.KeelTcEgress} {
+			ret, err := p.Run(&ebpf.RunOptions{Data: data})
+			if err != nil {
+				t.Fatalf("%s on %x: %v", p, data, err)
+			}
+			switch ret {
+			case 0, 2, 7: // TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT
+			default:
+				t.Fatalf("%s on %x returned %d", p, data, ret)
+			}
+		}
 	})
 }
