@@ -70,15 +70,22 @@ spec:
 // cluster (the switch's namespace) through a NodePort on every node, with
 // externalTrafficPolicy Local through the node that runs the pod (the pod
 // sees the outside client's address; the other nodes drop), and through a
-// LoadBalancer service's pool address.
+// LoadBalancer service's pool address; with pods routed directly and over
+// VXLAN.
 func TestCluster_nodePort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a cluster of real agents")
 	}
 	requireRoot(t)
 	kc := kubectlbin.Require(t, "1.33")
+	for _, routing := range []string{"direct", "vxlan"} {
+		t.Run(routing, func(t *testing.T) { testNodePort(t, kc, routing) })
+	}
+}
+
+func testNodePort(t *testing.T, kc, routing string) {
 	c := harness.StartCluster(t, harness.ClusterOptions{Nodes: 3, Coordinators: 1, RunPods: true,
-		Args: []string{"--loadbalancer-pool", "10.77.0.200-10.77.0.209"}})
+		Args: []string{"--loadbalancer-pool", "10.77.0.200-10.77.0.209", "--pod-routing", routing}})
 	manifest := t.TempDir() + "/nodeport.yaml"
 	writeFile(t, manifest, nodePortManifest)
 	k(t, c.Nodes[0], kc, "apply", "-f", manifest)
