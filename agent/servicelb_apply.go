@@ -19,8 +19,9 @@ type ServiceMaps interface {
 	PutService(f netip.AddrPort, proto uint8, svc uint32, affinity time.Duration) error
 	// DeleteService removes a frontend (a missing one is no error).
 	DeleteService(f netip.AddrPort, proto uint8) error
-	// PutBackend stores backend id of service port svc.
-	PutBackend(id uint32, addr netip.AddrPort, svc uint32) error
+	// PutBackend stores backend id of service port svc; local is an
+	// endpoint on this node.
+	PutBackend(id uint32, addr netip.AddrPort, svc uint32, local bool) error
 	// DeleteBackend removes a backend (a missing one is no error).
 	DeleteBackend(id uint32) error
 	// PutTable replaces the lookup table of service port svc: count
@@ -28,6 +29,12 @@ type ServiceMaps interface {
 	PutTable(svc uint32, count uint32, slots []uint32) error
 	// DeleteTable removes a table (a missing one is no error).
 	DeleteTable(svc uint32) error
+	// PutExternal makes traffic from outside the node to frontend f lead
+	// to service port svc; local is externalTrafficPolicy Local.
+	PutExternal(f netip.AddrPort, proto uint8, svc uint32, local bool) error
+	// DeleteExternal removes an external frontend (a missing one is no
+	// error).
+	DeleteExternal(f netip.AddrPort, proto uint8) error
 }
 
 // LBMapsContent is what the maps held when the agent started: pinned
@@ -35,6 +42,7 @@ type ServiceMaps interface {
 // anew, so nothing routes differently during a restart.
 type LBMapsContent struct {
 	Frontends []LBMapFrontend
+	External  []LBMapExternal
 	Backends  []LBMapBackend
 	// Tables are the service ports that have a table.
 	Tables []uint32
@@ -47,11 +55,19 @@ type LBMapFrontend struct {
 	Affinity time.Duration
 }
 
+// LBMapExternal is a frontend of traffic from outside in the maps.
+type LBMapExternal struct {
+	LBFrontend
+	Service uint32
+	Local   bool
+}
+
 // LBMapBackend is a backend in the maps.
 type LBMapBackend struct {
 	ID      uint32
 	Addr    netip.AddrPort
 	Service uint32
+	Local   bool
 }
 
 // lbApplier brings the maps from what it last wrote to a new table, one
@@ -63,27 +79,32 @@ type lbApplier struct {
 	keysOf map[string]map[string]bool // service NS/NAME -> its ports' keys
 	orphan map[uint32]*appliedPort    // found in the maps, not claimed yet
 	owner  map[LBFrontend]*appliedPort
-	strays []uint32 // duplicate backends found in the maps
-	nextID uint32
+	// extOwner is the port each external frontend leads to.
+	extOwner map[LBFrontend]*appliedPort
+	strays   []uint32 // duplicate backends found in the maps
+	nextID   uint32
 }
 
 type appliedPort struct {
 	id        uint32
 	frontends map[LBFrontend]time.Duration
+	external  map[LBFrontend]bool       // external frontend -> externalTrafficPolicy Local
 	backends  map[netip.AddrPort]uint32 // address -> backend id
+	local     map[netip.AddrPort]bool   // backends on this node
 	table     bool                      // the maps hold its table
 	tableOf   []LBBackend               // the backends the table was made of
 	maglev    bool
 }
 
 func newAppliedPort(id uint32) *appliedPort {
-	return &appliedPort{id: id, frontends: map[LBFrontend]time.Duration{}, backends: map[netip.AddrPort]uint32{}}
+	return &appliedPort{id: id, frontends: map[LBFrontend]time.Duration{}, external: map[LBFrontend]bool{},
+		backends: map[netip.AddrPort]uint32{}, local: map[netip.AddrPort]bool{}}
 }
 
 // newLBApplier starts from the maps' content.
 func newLBApplier(maps ServiceMaps, c LBMapsContent) *lbApplier {
 	a := &lbApplier{maps: maps, ports: map[string]*appliedPort{}, keysOf: map[string]map[string]bool{}, orphan: map[uint32]*appliedPort{},
-		owner: map[LBFrontend]*appliedPort{}, nextID: 1}
+		owner: map[LBFrontend]*appliedPort{}, extOwner: map[LBFrontend]*appliedPort{}, nextID: 1}
 	port := func(id uint32) *appliedPort {
 		a.nextID = max(a.nextID, id+1)
 		p := a.orphan[id]
@@ -98,6 +119,11 @@ func newLBApplier(maps ServiceMaps, c LBMapsContent) *lbApplier {
 		p.frontends[f.LBFrontend] = f.Affinity
 		a.owner[f.LBFrontend] = p
 	}
+	for _, f := range c.External {
+		p := port(f.Service)
+		p.external[f.LBFrontend] = f.Local
+		a.extOwner[f.LBFrontend] = p
+	}
 	for _, b := range c.Backends {
 		p := port(b.Service)
 		a.nextID = max(a.nextID, b.ID+1)
@@ -106,6 +132,7 @@ func newLBApplier(maps ServiceMaps, c LBMapsContent) *lbApplier {
 			continue
 		}
 		p.backends[b.Addr] = b.ID
+		p.local[b.Addr] = b.Local
 	}
 	for _, id := range c.Tables {
 		port(id).table = true
@@ -240,6 +267,13 @@ func (a *lbApplier) claim(p *LBPort) *appliedPort {
 			return o
 		}
 	}
+	for _, f := range p.External {
+		if o := a.extOwner[f]; o != nil && a.orphan[o.id] == o {
+			delete(a.orphan, o.id)
+			a.remember(p.Key, o)
+			return o
+		}
+	}
 	ap := newAppliedPort(a.newID())
 	a.remember(p.Key, ap)
 	return ap
@@ -250,14 +284,18 @@ func (a *lbApplier) put(p *LBPort) error {
 	want := map[netip.AddrPort]bool{}
 	for _, b := range p.Backends {
 		want[b.Addr] = true
-		if _, ok := ap.backends[b.Addr]; ok {
+		id, ok := ap.backends[b.Addr]
+		if ok && ap.local[b.Addr] == b.Local {
 			continue
 		}
-		id := a.newID()
-		if err := a.maps.PutBackend(id, b.Addr, ap.id); err != nil {
+		if !ok {
+			id = a.newID()
+		}
+		if err := a.maps.PutBackend(id, b.Addr, ap.id, b.Local); err != nil {
 			return fmt.Errorf("service port %s: %w", p.Key, err)
 		}
 		ap.backends[b.Addr] = id
+		ap.local[b.Addr] = b.Local
 	}
 	if !ap.table || ap.maglev != p.Maglev || !slices.Equal(ap.tableOf, p.Backends) {
 		slots := make([]uint32, 0, LBTableSize)
@@ -277,6 +315,7 @@ func (a *lbApplier) put(p *LBPort) error {
 			return fmt.Errorf("service port %s: %w", p.Key, err)
 		}
 		delete(ap.backends, addr)
+		delete(ap.local, addr)
 	}
 	wantF := map[LBFrontend]bool{}
 	for _, f := range p.Frontends {
@@ -303,11 +342,50 @@ func (a *lbApplier) put(p *LBPort) error {
 		delete(ap.frontends, f)
 		delete(a.owner, f)
 	}
+	return a.putExternal(p, ap)
+}
+
+// putExternal writes what changed in a port's external frontends.
+func (a *lbApplier) putExternal(p *LBPort, ap *appliedPort) error {
+	want := map[LBFrontend]bool{}
+	for _, f := range p.External {
+		want[f] = true
+		if local, ok := ap.external[f]; ok && local == p.ExternalLocal && a.extOwner[f] == ap {
+			continue
+		}
+		if err := a.maps.PutExternal(f.Addr, f.Proto, ap.id, p.ExternalLocal); err != nil {
+			return fmt.Errorf("service port %s: %w", p.Key, err)
+		}
+		if o := a.extOwner[f]; o != nil && o != ap {
+			delete(o.external, f)
+		}
+		ap.external[f] = p.ExternalLocal
+		a.extOwner[f] = ap
+	}
+	for _, f := range sortedExternal(ap.external) {
+		if want[f] {
+			continue
+		}
+		if err := a.maps.DeleteExternal(f.Addr, f.Proto); err != nil {
+			return fmt.Errorf("service port %s: %w", p.Key, err)
+		}
+		delete(ap.external, f)
+		delete(a.extOwner, f)
+	}
 	return nil
 }
 
 // remove deletes a port's frontends, then its table, then its backends.
 func (a *lbApplier) remove(ap *appliedPort) error {
+	for _, f := range sortedExternal(ap.external) {
+		if a.extOwner[f] == ap {
+			if err := a.maps.DeleteExternal(f.Addr, f.Proto); err != nil {
+				return err
+			}
+			delete(a.extOwner, f)
+		}
+		delete(ap.external, f)
+	}
 	for _, f := range sortedFrontends(ap.frontends) {
 		if a.owner[f] == ap {
 			if err := a.maps.DeleteService(f.Addr, f.Proto); err != nil {
@@ -328,6 +406,7 @@ func (a *lbApplier) remove(ap *appliedPort) error {
 			return err
 		}
 		delete(ap.backends, addr)
+		delete(ap.local, addr)
 	}
 	return nil
 }
@@ -339,6 +418,14 @@ func sortedAddrs(m map[netip.AddrPort]uint32) []netip.AddrPort {
 	}
 	slices.SortFunc(out, func(x, y netip.AddrPort) int { return x.Compare(y) })
 	return out
+}
+
+func sortedExternal(m map[LBFrontend]bool) []LBFrontend {
+	out := make([]LBFrontend, 0, len(m))
+	for f := range m {
+		out = append(out, f)
+	}
+	return sortFrontends(out)
 }
 
 func sortedFrontends(m map[LBFrontend]time.Duration) []LBFrontend {

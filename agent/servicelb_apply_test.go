@@ -58,6 +58,91 @@ func checkResolves(t *testing.T, m *MemoryServiceMaps, table ServiceTable) {
 	if m.Frontends() != n {
 		t.Fatalf("maps hold %d frontends, the table %d", m.Frontends(), n)
 	}
+	for _, p := range table.Ports {
+		for _, f := range p.External {
+			got, local, err := m.ResolveExternal(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == nil || local != p.ExternalLocal || len(got) != len(p.Backends) {
+				t.Fatalf("external %s leads to %v (local %v), want %v (local %v)", f, got, local, p.Backends, p.ExternalLocal)
+			}
+			for _, b := range p.Backends {
+				if got[b.Addr] == 0 {
+					t.Fatalf("external %s does not lead to %s: %v", f, b.Addr, got)
+				}
+			}
+		}
+	}
+}
+
+func TestLBApplier_externalFrontends(t *testing.T) {
+	node := netip.MustParseAddr("192.168.1.10")
+	svc := svcFixture("web", func(s *corev1.Service) {
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+		s.Spec.Ports[0].NodePort = 30080
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "198.51.100.1"}}
+	})
+	slice := sliceFixture("web", "web-1", map[string]int32{"http": 8080},
+		epFixture{addr: "10.244.0.5", node: "node-1"}, epFixture{addr: "10.244.1.5", node: "node-2"})
+	build := func() ServiceTable {
+		return BuildServiceTable(ServiceTableInput{Node: "node-1", NodeAddrs: []netip.Addr{node},
+			Services: []*corev1.Service{svc}, Slices: []*discoveryv1.EndpointSlice{slice}})
+	}
+	mem := NewMemoryServiceMaps()
+	a := newLBApplier(mem, LBMapsContent{})
+	nodePort := LBFrontend{Addr: netip.AddrPortFrom(node, 30080), Proto: ProtoTCP}
+	steps := []struct {
+		name   string
+		change func()
+		// backends from outside through the node port, and whether the
+		// client address is kept
+		want  []string
+		local bool
+	}{
+		{"cluster policy: every endpoint", func() {}, []string{"10.244.0.5:8080", "10.244.1.5:8080"}, false},
+		{"local policy: this node's", func() { svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal },
+			[]string{"10.244.0.5:8080"}, true},
+		{"the local endpoint moves away: none", func() { slice.Endpoints[0].NodeName = slice.Endpoints[1].NodeName }, nil, true},
+		{"cluster policy again", func() { svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster },
+			[]string{"10.244.0.5:8080", "10.244.1.5:8080"}, false},
+	}
+	for _, st := range steps {
+		st.change()
+		table := build()
+		if err := a.apply(table); err != nil {
+			t.Fatal(err)
+		}
+		checkResolves(t, mem, table)
+		got, local, err := mem.ResolveExternal(nodePort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(st.want) || local != st.local {
+			t.Errorf("%s: node port leads to %v (local %v), want %v (local %v)", st.name, got, local, st.want, st.local)
+		}
+		for _, w := range st.want {
+			if got[netip.MustParseAddrPort(w)] == 0 {
+				t.Errorf("%s: node port does not lead to %s: %v", st.name, w, got)
+			}
+		}
+	}
+	// Backends say where they run.
+	for _, b := range mem.Content().Backends {
+		if b.Local {
+			t.Errorf("backend %s is marked on this node, but its endpoint moved away", b.Addr)
+		}
+	}
+	// A restarted agent takes the external frontends over: it writes the
+	// table again (the maps do not say how it was made), nothing else.
+	b := newLBApplier(mem, mem.Content())
+	before := mem.Writes()
+	if err := b.apply(build()); err != nil {
+		t.Fatal(err)
+	}
+	if w := mem.Writes() - before; w != 1 {
+		t.Errorf("restart: %d writes, want 1", w)
+	}
 }
 
 func TestLBApplier_oneEndpointChangeIsTwoWrites(t *testing.T) {

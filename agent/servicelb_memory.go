@@ -15,6 +15,7 @@ type MemoryServiceMaps struct {
 	mu        sync.Mutex
 	writes    int
 	frontends map[LBFrontend]LBMapFrontend
+	external  map[LBFrontend]LBMapExternal
 	backends  map[uint32]LBMapBackend
 	tables    map[uint32]memoryTable
 }
@@ -28,7 +29,7 @@ var _ ServiceMaps = (*MemoryServiceMaps)(nil)
 
 // NewMemoryServiceMaps returns empty maps.
 func NewMemoryServiceMaps() *MemoryServiceMaps {
-	return &MemoryServiceMaps{frontends: map[LBFrontend]LBMapFrontend{}, backends: map[uint32]LBMapBackend{},
+	return &MemoryServiceMaps{frontends: map[LBFrontend]LBMapFrontend{}, external: map[LBFrontend]LBMapExternal{}, backends: map[uint32]LBMapBackend{},
 		tables: map[uint32]memoryTable{}}
 }
 
@@ -49,11 +50,28 @@ func (m *MemoryServiceMaps) DeleteService(f netip.AddrPort, proto uint8) error {
 	return nil
 }
 
-func (m *MemoryServiceMaps) PutBackend(id uint32, addr netip.AddrPort, svc uint32) error {
+func (m *MemoryServiceMaps) PutBackend(id uint32, addr netip.AddrPort, svc uint32, local bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.writes++
-	m.backends[id] = LBMapBackend{ID: id, Addr: addr, Service: svc}
+	m.backends[id] = LBMapBackend{ID: id, Addr: addr, Service: svc, Local: local}
+	return nil
+}
+
+func (m *MemoryServiceMaps) PutExternal(f netip.AddrPort, proto uint8, svc uint32, local bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.writes++
+	k := LBFrontend{Addr: f, Proto: proto}
+	m.external[k] = LBMapExternal{LBFrontend: k, Service: svc, Local: local}
+	return nil
+}
+
+func (m *MemoryServiceMaps) DeleteExternal(f netip.AddrPort, proto uint8) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.writes++
+	delete(m.external, LBFrontend{Addr: f, Proto: proto})
 	return nil
 }
 
@@ -99,6 +117,9 @@ func (m *MemoryServiceMaps) Content() LBMapsContent {
 	for _, f := range m.frontends {
 		c.Frontends = append(c.Frontends, f)
 	}
+	for _, f := range m.external {
+		c.External = append(c.External, f)
+	}
 	for _, b := range m.backends {
 		c.Backends = append(c.Backends, b)
 	}
@@ -132,6 +153,31 @@ func (m *MemoryServiceMaps) Resolve(f LBFrontend) (map[netip.AddrPort]int, error
 		out[b.Addr]++
 	}
 	return out, nil
+}
+
+// ResolveExternal is what the tc programs would do with traffic from
+// outside to f: the backends its table names, how many slots each has,
+// and whether it keeps the client's address (nil for no frontend).
+func (m *MemoryServiceMaps) ResolveExternal(f LBFrontend) (map[netip.AddrPort]int, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ext, ok := m.external[f]
+	if !ok {
+		return nil, false, nil
+	}
+	t := m.tables[ext.Service]
+	out := map[netip.AddrPort]int{}
+	if t.count == 0 {
+		return out, ext.Local, nil
+	}
+	for _, id := range t.slots {
+		b, ok := m.backends[id]
+		if !ok || b.Service != ext.Service {
+			return nil, false, fmt.Errorf("external frontend %s: slot names backend %d, which is not one of service %d", f, id, ext.Service)
+		}
+		out[b.Addr]++
+	}
+	return out, ext.Local, nil
 }
 
 // Frontends is the number of frontends held.

@@ -54,16 +54,28 @@ func (f LBFrontend) String() string {
 type LBBackend struct {
 	Addr   netip.AddrPort
 	Weight uint16
+	// Local is an endpoint on this node: traffic from outside reaches it
+	// through the node's stack, other nodes' endpoints through a source
+	// translation to this node's address.
+	Local bool
 }
 
 // LBPort is one service port as the load balancer sees it: the frontends
 // that lead to it, and its backends.
 type LBPort struct {
 	// Key names it: "NS/NAME:PORT/PROTO", PORT the port's name or number,
-	// with "/local" for the frontends of internalTrafficPolicy Local.
+	// with "/local" for the frontends of internalTrafficPolicy Local and
+	// "/external" for those of externalTrafficPolicy Local.
 	Key       string
-	Frontends []LBFrontend // sorted
-	Backends  []LBBackend  // sorted by address; empty refuses connections
+	Frontends []LBFrontend // sorted; balanced by the socket programs
+	// External are the frontends that traffic from outside the node
+	// reaches (node addresses and NodePorts, external IPs, load balancer
+	// addresses), balanced by the tc programs on the uplink; sorted.
+	External []LBFrontend
+	// ExternalLocal is externalTrafficPolicy Local: Backends are this
+	// node's only and the client's address is kept.
+	ExternalLocal bool
+	Backends      []LBBackend // sorted by address; empty refuses connections
 	// Affinity keeps a client on its backend while it keeps connecting
 	// within this time (sessionAffinity ClientIP); 0 for none.
 	Affinity time.Duration
@@ -158,6 +170,7 @@ func (t *ServiceTable) addService(svc *corev1.Service, eps []*discoveryv1.Endpoi
 		affinity = time.Duration(secs) * time.Second
 	}
 	localOnly := svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal
+	externalLocal := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
 	clusterIPs := svc.Spec.ClusterIPs
 	if len(clusterIPs) == 0 && svc.Spec.ClusterIP != "" {
 		clusterIPs = []string{svc.Spec.ClusterIP}
@@ -184,42 +197,60 @@ func (t *ServiceTable) addService(svc *corev1.Service, eps []*discoveryv1.Endpoi
 			portName = strconv.Itoa(int(sp.Port))
 		}
 		key := fmt.Sprintf("%s:%s/%s", name, portName, protoName(proto))
-		backends := t.backends(sp, eps, "")
+		backends := t.backends(sp, eps, "", in.Node)
 		internal := v4Frontends(clusterIPs, sp.Port, proto)
 		external := v4Frontends(svc.Spec.ExternalIPs, sp.Port, proto)
 		external = append(external, v4Frontends(lbIPs, sp.Port, proto)...)
+		var outside []LBFrontend // what traffic from outside reaches
+		outside = append(outside, external...)
 		if sp.NodePort != 0 {
 			for _, a := range nodeAddrs {
 				if a.Is4() {
-					external = append(external, LBFrontend{Addr: netip.AddrPortFrom(a, uint16(sp.NodePort)), Proto: proto})
+					f := LBFrontend{Addr: netip.AddrPortFrom(a, uint16(sp.NodePort)), Proto: proto}
+					external = append(external, f)
+					if !a.IsLoopback() {
+						outside = append(outside, f)
+					}
 				}
 			}
 		}
+		if externalLocal {
+			// From outside, this node's endpoints only; from the node
+			// itself, every endpoint (as kube-proxy does).
+			t.add(&LBPort{Key: key + "/external", External: outside, ExternalLocal: true,
+				Backends: t.backends(sp, eps, in.Node, in.Node), Affinity: affinity, Maglev: maglev})
+			outside = nil
+		}
 		if localOnly {
-			t.add(&LBPort{Key: key + "/local", Frontends: internal, Backends: t.backends(sp, eps, in.Node), Affinity: affinity, Maglev: maglev})
-			t.add(&LBPort{Key: key, Frontends: external, Backends: backends, Affinity: affinity, Maglev: maglev})
+			t.add(&LBPort{Key: key + "/local", Frontends: internal, Backends: t.backends(sp, eps, in.Node, in.Node), Affinity: affinity, Maglev: maglev})
+			t.add(&LBPort{Key: key, Frontends: external, External: outside, Backends: backends, Affinity: affinity, Maglev: maglev})
 			continue
 		}
-		t.add(&LBPort{Key: key, Frontends: append(internal, external...), Backends: backends, Affinity: affinity, Maglev: maglev})
+		t.add(&LBPort{Key: key, Frontends: append(internal, external...), External: outside, Backends: backends, Affinity: affinity, Maglev: maglev})
 	}
 }
 
 func (t *ServiceTable) add(p *LBPort) {
-	if len(p.Frontends) == 0 {
+	if len(p.Frontends) == 0 && len(p.External) == 0 {
 		return
 	}
-	slices.SortFunc(p.Frontends, func(a, b LBFrontend) int {
-		if c := a.Addr.Compare(b.Addr); c != 0 {
-			return c
-		}
-		return int(a.Proto) - int(b.Proto)
-	})
-	p.Frontends = slices.Compact(p.Frontends)
+	p.Frontends = sortFrontends(p.Frontends)
+	p.External = sortFrontends(p.External)
 	if len(p.Backends) > LBTableSize {
 		t.problem("service port %s: %d backends, only the first %d are balanced", p.Key, len(p.Backends), LBTableSize)
 		p.Backends = p.Backends[:LBTableSize]
 	}
 	t.Ports[p.Key] = p
+}
+
+func sortFrontends(fs []LBFrontend) []LBFrontend {
+	slices.SortFunc(fs, func(a, b LBFrontend) int {
+		if c := a.Addr.Compare(b.Addr); c != 0 {
+			return c
+		}
+		return int(a.Proto) - int(b.Proto)
+	})
+	return slices.Compact(fs)
 }
 
 func protoName(p uint8) string {
@@ -243,10 +274,11 @@ func v4Frontends(ips []string, port int32, proto uint8) []LBFrontend {
 
 // backends are the endpoints of service port sp in the slices: the ready
 // ones, or, when none is, the serving ones that are terminating. With
-// node set, only that node's.
-func (t *ServiceTable) backends(sp corev1.ServicePort, eps []*discoveryv1.EndpointSlice, node string) []LBBackend {
+// node set, only that node's. Those of node self are marked local.
+func (t *ServiceTable) backends(sp corev1.ServicePort, eps []*discoveryv1.EndpointSlice, node, self string) []LBBackend {
 	ready := map[netip.AddrPort]uint16{}
 	terminating := map[netip.AddrPort]uint16{}
+	local := map[netip.AddrPort]bool{}
 	for _, s := range eps {
 		port, ok := slicePort(s, sp)
 		if !ok {
@@ -280,6 +312,9 @@ func (t *ServiceTable) backends(sp corev1.ServicePort, eps []*discoveryv1.Endpoi
 					continue
 				}
 				ap := netip.AddrPortFrom(ip, port)
+				if self != "" && ep.NodeName != nil && *ep.NodeName == self {
+					local[ap] = true
+				}
 				switch {
 				case isReady && !isTerminating:
 					ready[ap] = w
@@ -295,7 +330,7 @@ func (t *ServiceTable) backends(sp corev1.ServicePort, eps []*discoveryv1.Endpoi
 	}
 	out := make([]LBBackend, 0, len(use))
 	for a, w := range use {
-		out = append(out, LBBackend{Addr: a, Weight: w})
+		out = append(out, LBBackend{Addr: a, Weight: w, Local: local[a]})
 	}
 	slices.SortFunc(out, func(a, b LBBackend) int { return a.Addr.Compare(b.Addr) })
 	return out

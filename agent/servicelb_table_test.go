@@ -61,6 +61,11 @@ func fe(s string, proto uint8) LBFrontend {
 
 func be(s string, w uint16) LBBackend { return LBBackend{Addr: netip.MustParseAddrPort(s), Weight: w} }
 
+// localBe is an endpoint on this node.
+func localBe(s string, w uint16) LBBackend {
+	return LBBackend{Addr: netip.MustParseAddrPort(s), Weight: w, Local: true}
+}
+
 func TestBuildServiceTable_ports(t *testing.T) {
 	yes, no := ptr.To(true), ptr.To(false)
 	node1 := netip.MustParseAddr("192.168.1.10")
@@ -107,7 +112,45 @@ func TestBuildServiceTable_ports(t *testing.T) {
 		want: map[string]*LBPort{"default/web:http/TCP": {Key: "default/web:http/TCP",
 			Frontends: []LBFrontend{fe("10.96.0.10:80", ProtoTCP), fe("127.0.0.1:30080", ProtoTCP),
 				fe("192.168.1.10:30080", ProtoTCP), fe("198.51.100.1:80", ProtoTCP), fe("203.0.113.7:80", ProtoTCP)},
+			External: []LBFrontend{fe("192.168.1.10:30080", ProtoTCP), fe("198.51.100.1:80", ProtoTCP), fe("203.0.113.7:80", ProtoTCP)},
 			Backends: []LBBackend{be("10.244.0.5:8080", 1)}, Affinity: 3 * time.Hour, Maglev: true}},
+	}, {
+		name: "external traffic policy Local: from outside, this node's endpoints only",
+		svcs: []*corev1.Service{svcFixture("web", func(s *corev1.Service) {
+			s.Spec.Type = corev1.ServiceTypeLoadBalancer
+			s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+			s.Spec.Ports[0].NodePort = 30080
+			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "198.51.100.1"}}
+		})},
+		slices: []*discoveryv1.EndpointSlice{sliceFixture("web", "web-1", map[string]int32{"http": 8080},
+			epFixture{addr: "10.244.0.5", node: "node-1"}, epFixture{addr: "10.244.1.5", node: "node-2"},
+			epFixture{addr: "10.244.0.6", node: "node-1", ready: no})},
+		want: map[string]*LBPort{
+			"default/web:http/TCP": {Key: "default/web:http/TCP",
+				Frontends: []LBFrontend{fe("10.96.0.10:80", ProtoTCP), fe("127.0.0.1:30080", ProtoTCP),
+					fe("192.168.1.10:30080", ProtoTCP), fe("198.51.100.1:80", ProtoTCP)},
+				Backends: []LBBackend{localBe("10.244.0.5:8080", 1), be("10.244.1.5:8080", 1)}},
+			"default/web:http/TCP/external": {Key: "default/web:http/TCP/external",
+				External:      []LBFrontend{fe("192.168.1.10:30080", ProtoTCP), fe("198.51.100.1:80", ProtoTCP)},
+				ExternalLocal: true,
+				Backends:      []LBBackend{localBe("10.244.0.5:8080", 1)}},
+		},
+	}, {
+		name: "external traffic policy Local with no endpoint on this node: a port that drops",
+		svcs: []*corev1.Service{svcFixture("web", func(s *corev1.Service) {
+			s.Spec.Type = corev1.ServiceTypeNodePort
+			s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+			s.Spec.Ports[0].NodePort = 30080
+		})},
+		slices: []*discoveryv1.EndpointSlice{sliceFixture("web", "web-1", map[string]int32{"http": 8080},
+			epFixture{addr: "10.244.1.5", node: "node-2"})},
+		want: map[string]*LBPort{
+			"default/web:http/TCP": {Key: "default/web:http/TCP",
+				Frontends: []LBFrontend{fe("10.96.0.10:80", ProtoTCP), fe("127.0.0.1:30080", ProtoTCP), fe("192.168.1.10:30080", ProtoTCP)},
+				Backends:  []LBBackend{be("10.244.1.5:8080", 1)}},
+			"default/web:http/TCP/external": {Key: "default/web:http/TCP/external",
+				External: []LBFrontend{fe("192.168.1.10:30080", ProtoTCP)}, ExternalLocal: true, Backends: []LBBackend{}},
+		},
 	}, {
 		name: "internal traffic policy Local: cluster IP to this node's endpoints only",
 		svcs: []*corev1.Service{svcFixture("web", func(s *corev1.Service) {
@@ -123,10 +166,11 @@ func TestBuildServiceTable_ports(t *testing.T) {
 		want: map[string]*LBPort{
 			"default/web:http/TCP/local": {Key: "default/web:http/TCP/local",
 				Frontends: []LBFrontend{fe("10.96.0.10:80", ProtoTCP)},
-				Backends:  []LBBackend{be("10.244.0.5:8080", 1)}, Affinity: time.Minute, Maglev: true},
+				Backends:  []LBBackend{localBe("10.244.0.5:8080", 1)}, Affinity: time.Minute, Maglev: true},
 			"default/web:http/TCP": {Key: "default/web:http/TCP",
 				Frontends: []LBFrontend{fe("127.0.0.1:30080", ProtoTCP), fe("192.168.1.10:30080", ProtoTCP)},
-				Backends:  []LBBackend{be("10.244.0.5:8080", 1), be("10.244.1.5:8080", 1)}, Affinity: time.Minute, Maglev: true},
+				External:  []LBFrontend{fe("192.168.1.10:30080", ProtoTCP)},
+				Backends:  []LBBackend{localBe("10.244.0.5:8080", 1), be("10.244.1.5:8080", 1)}, Affinity: time.Minute, Maglev: true},
 		},
 	}, {
 		name: "UDP and unnamed ports, weights, slices of two services",

@@ -21,7 +21,7 @@ import (
 
 // requirePrivileged skips a test that needs root, eBPF and cgroup v2,
 // unless CI=true, where it fails: there they must run.
-func requirePrivileged(t *testing.T) {
+func requirePrivileged(t testing.TB) {
 	t.Helper()
 	reason := ""
 	if testing.Short() {

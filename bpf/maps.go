@@ -17,7 +17,10 @@ const (
 	UDP uint8 = 17
 )
 
-const svcAffinity = 1 // SVC_F_AFFINITY
+const (
+	svcAffinity  = 1 // SVC_F_AFFINITY
+	backendLocal = 1 // BE_F_LOCAL
+)
 
 // The maps hold addresses and ports as the hooks see them: in network
 // byte order, read as native integers.
@@ -84,13 +87,18 @@ func (s *SocketLB) DeleteService(f netip.AddrPort, proto uint8) error {
 	return deleteKey(s.objs.KeelServices, &k, fmt.Sprintf("service %s/%d", f, proto))
 }
 
-// PutBackend stores backend id, an endpoint address of service port svc.
-func (s *SocketLB) PutBackend(id uint32, addr netip.AddrPort, svc uint32) error {
+// PutBackend stores backend id, an endpoint address of service port svc;
+// local says it runs on this node (traffic from outside reaches it without
+// source translation).
+func (s *SocketLB) PutBackend(id uint32, addr netip.AddrPort, svc uint32, local bool) error {
 	a, err := addr4(addr.Addr())
 	if err != nil {
 		return fmt.Errorf("backend %d: %w", id, err)
 	}
 	v := sockBackend{Addr: a, Port: port16(addr.Port()), Svc: svc}
+	if local {
+		v.Flags = backendLocal
+	}
 	if err := s.objs.KeelBackends.Put(&id, &v); err != nil {
 		return fmt.Errorf("put backend %d (%s): %w", id, addr, err)
 	}
@@ -151,6 +159,8 @@ type Backend struct {
 	ID      uint32
 	Addr    netip.AddrPort
 	Service uint32
+	// Local is a backend on this node.
+	Local bool
 }
 
 // Table is a service port's lookup table in the maps.
@@ -163,14 +173,17 @@ type Table struct {
 // Snapshot is the content of the maps, read back after a restart.
 type Snapshot struct {
 	Frontends []Frontend
-	Backends  []Backend
-	Tables    []Table
+	// External are the frontends served to traffic from outside.
+	External []ExternalFrontend
+	Backends []Backend
+	Tables   []Table
 }
 
 // Dump reads the maps' services, backends and tables (not the LRU state
 // of affinity and reverse translation).
 func (s *SocketLB) Dump() (Snapshot, error) {
 	var snap Snapshot
+	var err error
 	var k sockSvcKey
 	var v sockSvcValue
 	it := s.objs.KeelServices.Iterate()
@@ -194,10 +207,14 @@ func (s *SocketLB) Dump() (Snapshot, error) {
 	for bit.Next(&id, &b) {
 		snap.Backends = append(snap.Backends, Backend{
 			ID: id, Addr: netip.AddrPortFrom(fromAddr4(b.Addr), fromPort16(b.Port)), Service: b.Svc,
+			Local: b.Flags&backendLocal != 0,
 		})
 	}
 	if err := bit.Err(); err != nil {
 		return snap, fmt.Errorf("dump backends: %w", err)
+	}
+	if snap.External, err = s.dumpExternal(); err != nil {
+		return snap, err
 	}
 	var t sockTable
 	tit := s.objs.KeelTables.Iterate()

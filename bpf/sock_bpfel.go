@@ -28,11 +28,17 @@ type sockAffinityValue struct {
 }
 
 type sockBackend struct {
-	_    structs.HostLayout
-	Addr uint32
-	Port uint16
-	Pad  uint16
-	Svc  uint32
+	_     structs.HostLayout
+	Addr  uint32
+	Port  uint16
+	Flags uint16
+	Svc   uint32
+}
+
+type sockExtValue struct {
+	_     structs.HostLayout
+	Id    uint32
+	Flags uint32
 }
 
 type sockRevnatKey struct {
@@ -79,6 +85,7 @@ type sockTable struct {
 const (
 	sockMapKeelAffinity      = "keel_affinity"
 	sockMapKeelBackends      = "keel_backends"
+	sockMapKeelExternal      = "keel_external"
 	sockMapKeelRevnat        = "keel_revnat"
 	sockMapKeelServices      = "keel_services"
 	sockMapKeelTables        = "keel_tables"
@@ -142,6 +149,7 @@ type sockProgramSpecs struct {
 type sockMapSpecs struct {
 	KeelAffinity *ebpf.MapSpec `ebpf:"keel_affinity"`
 	KeelBackends *ebpf.MapSpec `ebpf:"keel_backends"`
+	KeelExternal *ebpf.MapSpec `ebpf:"keel_external"`
 	KeelRevnat   *ebpf.MapSpec `ebpf:"keel_revnat"`
 	KeelServices *ebpf.MapSpec `ebpf:"keel_services"`
 	KeelTables   *ebpf.MapSpec `ebpf:"keel_tables"`
@@ -175,6 +183,7 @@ func (o *sockObjects) Close() error {
 type sockMaps struct {
 	KeelAffinity *ebpf.Map `ebpf:"keel_affinity"`
 	KeelBackends *ebpf.Map `ebpf:"keel_backends"`
+	KeelExternal *ebpf.Map `ebpf:"keel_external"`
 	KeelRevnat   *ebpf.Map `ebpf:"keel_revnat"`
 	KeelServices *ebpf.Map `ebpf:"keel_services"`
 	KeelTables   *ebpf.Map `ebpf:"keel_tables"`
@@ -184,6 +193,7 @@ func (m *sockMaps) Close() error {
 	return _SockClose(
 		m.KeelAffinity,
 		m.KeelBackends,
+		m.KeelExternal,
 		m.KeelRevnat,
 		m.KeelServices,
 		m.KeelTables,

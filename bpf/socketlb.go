@@ -201,7 +201,8 @@ func (s *SocketLB) Close() error {
 	return s.objs.Close()
 }
 
-// Uninstall removes every pin of a socket load balancer in dir, which
+// Uninstall removes every pin of a socket load balancer (and of its tc
+// programs) in dir, which
 // detaches its programs and frees its maps once no process holds them,
 // and then dir itself if it is empty. A missing dir is not an error.
 func Uninstall(dir string) error {
@@ -216,6 +217,7 @@ func Uninstall(dir string) error {
 	for name := range spec.Maps {
 		names = append(names, name)
 	}
+	names = append(names, tcPins()...)
 	var errs []error
 	for _, n := range names {
 		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -53,7 +53,7 @@ func (x *lbTest) service(svc uint32, affinity time.Duration, addrs ...string) {
 	var slots []uint32
 	for i, a := range addrs {
 		id := svc*100 + uint32(i)
-		if err := x.lb.PutBackend(id, netip.AddrPortFrom(netip.MustParseAddr(a), backendPort), svc); err != nil {
+		if err := x.lb.PutBackend(id, netip.AddrPortFrom(netip.MustParseAddr(a), backendPort), svc, false); err != nil {
 			x.t.Fatal(err)
 		}
 		slots = append(slots, id)
@@ -268,7 +268,7 @@ func BenchmarkSocketLB_endpointChange(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		id := uint32(i%1000 + 1)
-		if err := lb.PutBackend(id, addr, 1); err != nil {
+		if err := lb.PutBackend(id, addr, 1, false); err != nil {
 			b.Fatal(err)
 		}
 		slots[i%TableSize] = id

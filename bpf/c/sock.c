@@ -12,43 +12,9 @@
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 
+#include "lb.h"
+
 #define ECONNREFUSED 111
-
-// Slots in a service's lookup table. A prime, as Maglev needs; the Go side
-// (bpf.TableSize) must agree.
-#define TABLE_SIZE 1021
-
-#define SVC_F_AFFINITY 1
-
-// A frontend: an address and port a service is reached at.
-struct svc_key {
-	__u32 addr;
-	__u16 port;
-	__u8 proto;
-	__u8 pad;
-};
-
-struct svc_value {
-	__u32 id;               // the lookup table and backends of this service port
-	__u32 affinity_timeout; // seconds, with SVC_F_AFFINITY
-	__u32 flags;
-	__u32 pad;
-};
-
-// A service port's backends as a lookup table: each slot names a backend,
-// as often as its weight asks. One write replaces it whole.
-struct table {
-	__u32 count; // distinct backends in the slots; 0 refuses connections
-	__u32 pad;
-	__u32 backend[TABLE_SIZE]; // backend ids
-};
-
-struct backend {
-	__u32 addr;
-	__u16 port;
-	__u16 pad;
-	__u32 svc; // the service id the backend belongs to
-};
 
 // Client identity for sessionAffinity: the network namespace, so one pod
 // is one client (the node's own processes are one client too).
@@ -76,31 +42,6 @@ struct revnat_value {
 	__u16 port;
 	__u16 pad;
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct svc_key);
-	__type(value, struct svc_value);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} keel_services SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct table);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} keel_tables SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 262144);
-	__type(key, __u32);
-	__type(value, struct backend);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} keel_backends SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keel-edge/keel/agent"
 	"github.com/keel-edge/keel/bpf"
+	"github.com/keel-edge/keel/cni"
 	"github.com/keel-edge/keel/internal/hostaddr"
 )
 
@@ -32,12 +33,14 @@ type serviceLBOptions struct {
 	pinDir    string
 	cgroup    string
 	algorithm string
+	external  bool
 }
 
 func (s *serviceLBOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&s.enabled, "service-lb", true, "load-balance services with eBPF socket programs (with --run-pods)")
 	f.StringVar(&s.pinDir, "service-lb-pin-dir", "", "bpffs directory of the service load balancer's maps and links (default /sys/fs/bpf/CGROUP-PARENT)")
 	f.StringVar(&s.cgroup, "service-lb-cgroup", "", `cgroup v2 path (from the v2 root) whose processes reach services: "/" covers the node and its pods (default "/" with the cgroup parent "keel", else the cgroup parent)`)
+	f.BoolVar(&s.external, "service-lb-external", true, "serve NodePorts, load balancer addresses and external IPs to traffic from outside with eBPF tc programs on the uplink (the interface of --advertise-addr)")
 	f.StringVar(&s.algorithm, "service-lb-algorithm", "random", "how backends fill a service's lookup table: random or maglev (annotation "+agent.AnnotationLBAlgorithm+" overrides)")
 }
 
@@ -102,10 +105,46 @@ func startServiceLB(ctx context.Context, g *errgroup.Group, o *runOptions, cs ku
 		return
 	}
 	log.Info("service load balancing", "cgroup", s.cgroup, "pins", s.pinDir, "found", len(snap.Frontends))
+	tc := loadTC(s, o.advertise, log)
 	g.Go(func() error {
 		defer lb.Close()
+		if tc != nil {
+			defer tc.Close()
+		}
 		return ctrl.Run(ctx)
 	})
+}
+
+// loadTC attaches the tc programs of traffic from outside to the uplink,
+// the interface holding the advertise address (the host's first IPv4
+// when none is given). Without them the node's NodePorts and load
+// balancer addresses serve the node itself only, which it says.
+func loadTC(s serviceLBOptions, advertise string, log *slog.Logger) *bpf.TC {
+	if !s.external {
+		log.Info("services are not served to traffic from outside (--service-lb-external=false)")
+		return nil
+	}
+	adv := net.ParseIP(advertise)
+	if adv == nil {
+		adv = hostaddr.FirstIPv4()
+	}
+	addr, ok := netip.AddrFromSlice(adv.To4())
+	if !ok {
+		log.Error("services are not served to traffic from outside: this node has no IPv4 address; pass --advertise-addr")
+		return nil
+	}
+	ifname, err := cni.InterfaceOf(addr)
+	if err != nil {
+		log.Error("services are not served to traffic from outside", "err", err)
+		return nil
+	}
+	tc, err := bpf.LoadTC(bpf.TCConfig{PinDir: s.pinDir, Interface: ifname, NodeAddr: addr})
+	if err != nil {
+		log.Error("services are not served to traffic from outside", "err", err)
+		return nil
+	}
+	log.Info("services are served to traffic from outside by tc programs", "interface", ifname, "addr", addr)
+	return tc
 }
 
 func loadSocketLB(s serviceLBOptions) (*bpf.SocketLB, error) {
@@ -150,8 +189,12 @@ func mapsContent(s bpf.Snapshot) agent.LBMapsContent {
 		c.Frontends = append(c.Frontends, agent.LBMapFrontend{
 			LBFrontend: agent.LBFrontend{Addr: f.Addr, Proto: f.Proto}, Service: f.Service, Affinity: f.Affinity})
 	}
+	for _, f := range s.External {
+		c.External = append(c.External, agent.LBMapExternal{
+			LBFrontend: agent.LBFrontend{Addr: f.Addr, Proto: f.Proto}, Service: f.Service, Local: f.Local})
+	}
 	for _, b := range s.Backends {
-		c.Backends = append(c.Backends, agent.LBMapBackend{ID: b.ID, Addr: b.Addr, Service: b.Service})
+		c.Backends = append(c.Backends, agent.LBMapBackend{ID: b.ID, Addr: b.Addr, Service: b.Service, Local: b.Local})
 	}
 	for _, t := range s.Tables {
 		c.Tables = append(c.Tables, t.Service)
