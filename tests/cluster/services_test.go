@@ -248,7 +248,7 @@ func TestCluster_services(t *testing.T) {
 		}
 		// slice is the web service's endpoints as "IP=READY" words.
 		slice := func() string {
-			return " " + kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=web", "-o",
+			return " " + k(t, api, kc, "get", "endpointslices", "-l", "kubernetes.io/service-name=web", "-o",
 				`jsonpath={range .items[*].endpoints[*]}{.addresses[0]}={.conditions.ready} {end}`)
 		}
 		control("fail")
@@ -339,7 +339,7 @@ func TestCluster_services(t *testing.T) {
 		// Wait until the cluster has noticed: gossip has declared the
 		// member failed, so the other nodes act on it.
 		took := waitFor(t, "node-2 NotReady", 60*time.Second, func() bool {
-			return kubectl("get", "node", "node-2", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`) == "Unknown"
+			return k(t, api, kc, "get", "node", "node-2", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`) == "Unknown"
 		})
 		t.Logf("node-2's agent killed, its node Unknown after %s", took.Round(10*time.Millisecond))
 		out, err := inPod("for i in $(seq 20); do timeout 5 busybox wget -qO- http://" + webIP + "/ 2>/dev/null || { echo failed; break; }; done")
