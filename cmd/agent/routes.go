@@ -5,34 +5,52 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/keel-edge/keel/agent/membership"
 	"github.com/keel-edge/keel/cni"
 )
 
-// nodeRoutes are the routes to the pod CIDRs the alive members announce,
-// through their gossip addresses.
+// nodeRoutes are the routes to the pod CIDRs the other members announce,
+// through their gossip addresses. A failed member keeps its route until
+// gossip forgets it: its agent may be down while its pods run and answer,
+// and a route to a machine that is really gone costs nothing. A member
+// that left drops its route, and when two members announce one CIDR an
+// alive one wins.
 func nodeRoutes(members []membership.Member, self string) []cni.NodeRoute {
 	var out []cni.NodeRoute
+	alive := map[netip.Prefix]bool{}
 	for _, m := range members {
-		if m.Name == self || m.Status != membership.Alive || m.TagErr != nil || m.Tags.PodCIDR == "" {
+		if m.Name == self || m.Status == membership.Left || m.TagErr != nil || m.Tags.PodCIDR == "" {
 			continue
 		}
 		p, err := netip.ParsePrefix(m.Tags.PodCIDR)
 		if err != nil || !m.Addr.IsValid() {
 			continue
 		}
-		out = append(out, cni.NodeRoute{PodCIDR: p, Via: m.Addr.Addr()})
+		r := cni.NodeRoute{PodCIDR: p, Via: m.Addr.Addr()}
+		i := slices.IndexFunc(out, func(o cni.NodeRoute) bool { return o.PodCIDR == p })
+		switch {
+		case i < 0:
+			out = append(out, r)
+		case m.Status == membership.Alive && !alive[p]:
+			out[i] = r
+		default:
+			continue
+		}
+		alive[p] = m.Status == membership.Alive
 	}
 	return out
 }
 
-// nodeAddrs are the addresses of the alive members, this one included.
+// nodeAddrs are the addresses of the members, this one included, but
+// for those that left: like its route, a failed member's address stays
+// while its pods may still run.
 func nodeAddrs(members []membership.Member) []netip.Addr {
 	var out []netip.Addr
 	for _, m := range members {
-		if m.Status == membership.Alive && m.Addr.IsValid() {
+		if m.Status != membership.Left && m.Addr.IsValid() {
 			out = append(out, m.Addr.Addr())
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/keel-edge/keel/agent/membership"
+	"github.com/keel-edge/keel/cni"
 )
 
 func TestPodRoutingFlag(t *testing.T) {
@@ -51,8 +52,32 @@ func TestNodeAddrs(t *testing.T) {
 		{Name: "e", Addr: netip.MustParseAddrPort("10.0.1.5:7946"), Status: membership.Alive, TagErr: errors.New("bad tags")},
 	}
 	got := nodeAddrs(members)
-	want := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.1.5")}
+	want := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.1.5")}
 	if !slices.Equal(got, want) {
 		t.Fatalf("nodeAddrs = %v, want %v", got, want)
+	}
+}
+
+func TestNodeRoutes_failedMembersKeepTheirRoutes(t *testing.T) {
+	member := func(name, addr, cidr string, st membership.Status) membership.Member {
+		return membership.Member{Name: name, Addr: netip.MustParseAddrPort(addr + ":7946"), Status: st,
+			Tags: membership.Tags{PodCIDR: cidr}}
+	}
+	got := nodeRoutes([]membership.Member{
+		member("a", "10.0.0.1", "10.244.0.0/24", membership.Alive),  // self
+		member("b", "10.0.0.2", "10.244.1.0/24", membership.Failed), // agent down, pods may run
+		member("c", "10.0.0.3", "10.244.2.0/24", membership.Left),
+		member("d", "10.0.0.4", "10.244.3.0/24", membership.Failed), // CIDR given again to e
+		member("e", "10.0.0.5", "10.244.3.0/24", membership.Alive),
+		member("f", "10.0.0.6", "10.244.4.0/24", membership.Alive),
+		member("g", "10.0.0.7", "10.244.4.0/24", membership.Failed),
+	}, "a")
+	want := []cni.NodeRoute{
+		{PodCIDR: netip.MustParsePrefix("10.244.1.0/24"), Via: netip.MustParseAddr("10.0.0.2")},
+		{PodCIDR: netip.MustParsePrefix("10.244.3.0/24"), Via: netip.MustParseAddr("10.0.0.5")},
+		{PodCIDR: netip.MustParsePrefix("10.244.4.0/24"), Via: netip.MustParseAddr("10.0.0.6")},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("routes\n got %v\nwant %v", got, want)
 	}
 }

@@ -105,11 +105,15 @@ type Agent struct {
 	APIAddr string
 	// Server is the API URL from the kubeconfig.
 	Server string
-	log    *bytes.Buffer
-	cmd    *exec.Cmd
-	netns  string
-	done   chan struct{}
-	mu     sync.Mutex
+	// CgroupParent is the cgroup under which the agent runs its pods
+	// (with RunPods).
+	CgroupParent string
+
+	log   *bytes.Buffer
+	cmd   *exec.Cmd
+	netns string
+	done  chan struct{}
+	mu    sync.Mutex
 }
 
 // StartAgent starts a single-node agent and waits until its API serves.
@@ -149,6 +153,7 @@ func StartAgent(t testing.TB, o AgentOptions) *Agent {
 		}
 		runDir := filepath.Join(filepath.Dir(o.Socket), "run")
 		cgroup := "keel-test-" + filepath.Base(filepath.Dir(o.Socket))
+		a.CgroupParent = cgroup
 		if o.Advertise == "" {
 			o.Advertise = "127.0.0.1"
 		}
