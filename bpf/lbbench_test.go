@@ -17,9 +17,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/containernetworking/plugins/pkg/testutils"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/keel-edge/keel/internal/netnstest"
 )
@@ -46,6 +48,9 @@ type lbRow struct {
 	rps            float64
 	update, load   time.Duration
 	updateMeasured bool
+	// perRun is the connect4 program's mean run time (bpf_stats), for
+	// the socket load balancer's rows.
+	perRun time.Duration
 }
 
 // lbEnv is two client namespaces, each joined to a server namespace by a
@@ -298,6 +303,13 @@ func BenchmarkServiceLB(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("network namespaces need root")
 	}
+	// Run times of programs are counted only while a handle of this
+	// stays open.
+	stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+	if err != nil {
+		b.Fatalf("enable bpf_stats: %v", err)
+	}
+	defer stats.Close()
 	var rows []lbRow
 	for _, n := range []int{1, 1000, 10000} {
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
@@ -310,17 +322,20 @@ func BenchmarkServiceLB(b *testing.B) {
 	}
 	var sb strings.Builder
 	w := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "services\tpath\tconnect p50\tp50 vs direct\tconnect p99\trequests/s\tone endpoint change\tload all\t")
+	fmt.Fprintln(w, "services\tpath\tconnect p50\tp50 vs direct\tconnect p99\trequests/s\tone endpoint change\tload all\tconnect4 run\t")
 	var direct time.Duration
 	for _, r := range rows {
-		vs, upd, load := "", "", ""
+		vs, upd, load, run := "", "", "", ""
 		if r.updateMeasured {
 			upd, load = roundDuration(r.update), roundDuration(r.load)
 			vs = fmt.Sprintf("%+.1f%%", 100*(float64(r.p50)/float64(direct)-1))
 		} else {
 			direct = r.p50
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t\n", r.services, r.impl, roundDuration(r.p50), vs, roundDuration(r.p99), r.rps, upd, load)
+		if r.perRun > 0 {
+			run = roundDuration(r.perRun)
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t\n", r.services, r.impl, roundDuration(r.p50), vs, roundDuration(r.p99), r.rps, upd, load, run)
 	}
 	w.Flush()
 	fmt.Print("\n" + sb.String())
@@ -419,7 +434,7 @@ func (e *lbEnv) measureSocketLB(b *testing.B, direct lbPath, svcs []benchService
 			b.Fatal(err)
 		}
 		for k, be := range s.backends {
-			if err := lb.PutBackend(backendID(i, k), be, svc); err != nil {
+			if err := lb.PutBackend(backendID(i, k), be, svc, false); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -443,7 +458,7 @@ func (e *lbEnv) measureSocketLB(b *testing.B, direct lbPath, svcs []benchService
 		}
 	}
 	start = time.Now()
-	err = lb.PutBackend(newID, moved, uint32(mid+1))
+	err = lb.PutBackend(newID, moved, uint32(mid+1), false)
 	if err == nil {
 		err = lb.PutTable(uint32(mid+1), lbBackends, slots)
 	}
@@ -456,8 +471,20 @@ func (e *lbEnv) measureSocketLB(b *testing.B, direct lbPath, svcs []benchService
 	}
 	path := lbPath{name: "eBPF socket LB", client: e.client, targets: frontends(svcs),
 		enter: func() { join(b, cg) }, leave: func() { join(b, outside) }}
+	before, err := lb.objs.KeelConnect4.Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
 	rows := measurePaired(b, len(svcs), direct, path)
+	after, err := lb.objs.KeelConnect4.Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
 	rows[1].load, rows[1].update, rows[1].updateMeasured = load, update, true
+	if runs := after.RunCount - before.RunCount; runs > 0 {
+		rows[1].perRun = (after.Runtime - before.Runtime) / time.Duration(runs)
+		b.ReportMetric(float64(rows[1].perRun.Nanoseconds()), "connect4-ns/run")
+	}
 	return rows
 }
 

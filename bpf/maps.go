@@ -113,7 +113,8 @@ func (s *SocketLB) DeleteBackend(id uint32) error {
 // PutTable replaces service port svc's lookup table: count distinct
 // backends, and slots, at most TableSize backend ids, repeated to fill
 // the table when shorter. A count of 0 refuses connections
-// (ECONNREFUSED).
+// (ECONNREFUSED). Each slot holds its backend's address too, read from
+// the backends in the maps: put the backends first.
 func (s *SocketLB) PutTable(svc uint32, count uint32, slots []uint32) error {
 	if len(slots) > TableSize {
 		return fmt.Errorf("table of service %d: %d slots, at most %d", svc, len(slots), TableSize)
@@ -122,9 +123,22 @@ func (s *SocketLB) PutTable(svc uint32, count uint32, slots []uint32) error {
 		return fmt.Errorf("table of service %d: %d backends but no slots", svc, count)
 	}
 	v := sockTable{Count: count}
-	for i := range v.Backend {
-		if len(slots) > 0 {
-			v.Backend[i] = slots[i%len(slots)]
+	if len(slots) > 0 {
+		resolved := map[uint32]sockBackend{}
+		for _, id := range slots {
+			if _, ok := resolved[id]; ok {
+				continue
+			}
+			var b sockBackend
+			if err := s.objs.KeelBackends.Lookup(&id, &b); err != nil {
+				return fmt.Errorf("table of service %d: backend %d: %w", svc, id, err)
+			}
+			resolved[id] = b
+		}
+		for i := range v.Slot {
+			id := slots[i%len(slots)]
+			b := resolved[id]
+			v.Slot[i].Addr, v.Slot[i].Port, v.Slot[i].Backend = b.Addr, b.Port, id
 		}
 	}
 	if err := s.objs.KeelTables.Put(&svc, &v); err != nil {
@@ -219,7 +233,11 @@ func (s *SocketLB) Dump() (Snapshot, error) {
 	var t sockTable
 	tit := s.objs.KeelTables.Iterate()
 	for tit.Next(&id, &t) {
-		snap.Tables = append(snap.Tables, Table{Service: id, Count: t.Count, Slots: append([]uint32(nil), t.Backend[:]...)})
+		ids := make([]uint32, len(t.Slot))
+		for i, sl := range t.Slot {
+			ids[i] = sl.Backend
+		}
+		snap.Tables = append(snap.Tables, Table{Service: id, Count: t.Count, Slots: ids})
 	}
 	if err := tit.Err(); err != nil {
 		return snap, fmt.Errorf("dump tables: %w", err)

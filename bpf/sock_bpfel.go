@@ -56,6 +56,14 @@ type sockRevnatValue struct {
 	Pad  uint16
 }
 
+type sockSockNat struct {
+	_            structs.HostLayout
+	BackendAddr  uint32
+	FrontendAddr uint32
+	BackendPort  uint16
+	FrontendPort uint16
+}
+
 type sockSvcKey struct {
 	_     structs.HostLayout
 	Addr  uint32
@@ -73,10 +81,16 @@ type sockSvcValue struct {
 }
 
 type sockTable struct {
-	_       structs.HostLayout
-	Count   uint32
-	Pad     uint32
-	Backend [1021]uint32
+	_     structs.HostLayout
+	Count uint32
+	Pad   uint32
+	Slot  [1021]struct {
+		_       structs.HostLayout
+		Addr    uint32
+		Port    uint16
+		Pad     uint16
+		Backend uint32
+	}
 }
 
 // Names of all BPF objects in the ELF.
@@ -88,6 +102,7 @@ const (
 	sockMapKeelExternal      = "keel_external"
 	sockMapKeelRevnat        = "keel_revnat"
 	sockMapKeelServices      = "keel_services"
+	sockMapKeelSockNat       = "keel_sock_nat"
 	sockMapKeelTables        = "keel_tables"
 	sockProgKeelConnect4     = "keel_connect4"
 	sockProgKeelGetpeername4 = "keel_getpeername4"
@@ -152,6 +167,7 @@ type sockMapSpecs struct {
 	KeelExternal *ebpf.MapSpec `ebpf:"keel_external"`
 	KeelRevnat   *ebpf.MapSpec `ebpf:"keel_revnat"`
 	KeelServices *ebpf.MapSpec `ebpf:"keel_services"`
+	KeelSockNat  *ebpf.MapSpec `ebpf:"keel_sock_nat"`
 	KeelTables   *ebpf.MapSpec `ebpf:"keel_tables"`
 }
 
@@ -186,6 +202,7 @@ type sockMaps struct {
 	KeelExternal *ebpf.Map `ebpf:"keel_external"`
 	KeelRevnat   *ebpf.Map `ebpf:"keel_revnat"`
 	KeelServices *ebpf.Map `ebpf:"keel_services"`
+	KeelSockNat  *ebpf.Map `ebpf:"keel_sock_nat"`
 	KeelTables   *ebpf.Map `ebpf:"keel_tables"`
 }
 
@@ -196,6 +213,7 @@ func (m *sockMaps) Close() error {
 		m.KeelExternal,
 		m.KeelRevnat,
 		m.KeelServices,
+		m.KeelSockNat,
 		m.KeelTables,
 	)
 }

@@ -13,7 +13,7 @@ import (
 
 // TableSize is the number of slots in a service port's lookup table
 // (TABLE_SIZE in c/sock.c): a prime, so Maglev permutations cover it.
-const TableSize = len(sockTable{}.Backend)
+const TableSize = len(sockTable{}.Slot)
 
 // Config says where the socket load balancer lives.
 type Config struct {

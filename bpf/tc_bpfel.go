@@ -70,10 +70,16 @@ type tcSvcValue struct {
 }
 
 type tcTable struct {
-	_       structs.HostLayout
-	Count   uint32
-	Pad     uint32
-	Backend [1021]uint32
+	_     structs.HostLayout
+	Count uint32
+	Pad   uint32
+	Slot  [1021]struct {
+		_       structs.HostLayout
+		Addr    uint32
+		Port    uint16
+		Pad     uint16
+		Backend uint32
+	}
 }
 
 // Names of all BPF objects in the ELF.

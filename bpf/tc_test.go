@@ -477,8 +477,8 @@ func FuzzTC_packets(f *testing.F) {
 			f.Fatal(err)
 		}
 		t := tcTable{Count: 1}
-		for i := range t.Backend {
-			t.Backend[i] = id
+		for i := range t.Slot {
+			t.Slot[i].Addr, t.Slot[i].Port, t.Slot[i].Backend = a, port16(be.Port()), id
 		}
 		if err := objs.KeelTables.Put(&id, &t); err != nil {
 			f.Fatal(err)

@@ -28,12 +28,22 @@ struct svc_value {
 	__u32 pad;
 };
 
-// A service port's backends as a lookup table: each slot names a backend,
+// A slot of a lookup table: a backend's id with its address and port, so
+// a connect reads the destination from the slot it picked and looks up
+// nothing more. A backend's address never changes under its id.
+struct slot {
+	__u32 addr;
+	__u16 port;
+	__u16 pad;
+	__u32 backend; // the id in keel_backends
+};
+
+// A service port's backends as a lookup table: each slot holds a backend,
 // as often as its weight asks. One write replaces it whole.
 struct table {
 	__u32 count; // distinct backends in the slots; 0 refuses connections
 	__u32 pad;
-	__u32 backend[TABLE_SIZE]; // backend ids
+	struct slot slot[TABLE_SIZE];
 };
 
 // The backend runs on this node: traffic from outside reaches it through

@@ -223,7 +223,7 @@ static __always_inline struct backend *pick(struct __sk_buff *skb, struct pkt *p
 	barrier_var(slot);
 	if (slot >= TABLE_SIZE)
 		return 0;
-	fv->backend = t->backend[slot];
+	fv->backend = t->slot[slot].backend;
 	fv->snat_port = 0;
 	be = bpf_map_lookup_elem(&keel_backends, &fv->backend);
 	if (!be || be->svc != svc)
