@@ -89,7 +89,8 @@ func (s *SocketLB) DeleteService(f netip.AddrPort, proto uint8) error {
 
 // PutBackend stores backend id, an endpoint address of service port svc;
 // local says it runs on this node (traffic from outside reaches it without
-// source translation).
+// source translation). Tables hold the address of each backend they name,
+// so an id keeps its address: an endpoint that moves is a new backend.
 func (s *SocketLB) PutBackend(id uint32, addr netip.AddrPort, svc uint32, local bool) error {
 	a, err := addr4(addr.Addr())
 	if err != nil {
@@ -99,22 +100,52 @@ func (s *SocketLB) PutBackend(id uint32, addr netip.AddrPort, svc uint32, local 
 	if local {
 		v.Flags = backendLocal
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.backends[id]; ok && (old.Addr != v.Addr || old.Port != v.Port) {
+		return fmt.Errorf("put backend %d (%s): it has address %s: put a new backend instead",
+			id, addr, netip.AddrPortFrom(fromAddr4(old.Addr), fromPort16(old.Port)))
+	}
 	if err := s.objs.KeelBackends.Put(&id, &v); err != nil {
 		return fmt.Errorf("put backend %d (%s): %w", id, addr, err)
 	}
+	s.backends[id] = v
 	return nil
 }
 
 // DeleteBackend removes a backend; deleting a missing one is no error.
 func (s *SocketLB) DeleteBackend(id uint32) error {
-	return deleteKey(s.objs.KeelBackends, &id, fmt.Sprintf("backend %d", id))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := deleteKey(s.objs.KeelBackends, &id, fmt.Sprintf("backend %d", id)); err != nil {
+		return err
+	}
+	delete(s.backends, id)
+	return nil
+}
+
+// backend is a backend's entry, from this process's copy or else from the
+// map. The caller holds s.mu.
+func (s *SocketLB) backend(id uint32) (sockBackend, error) {
+	if b, ok := s.backends[id]; ok {
+		return b, nil
+	}
+	var b sockBackend
+	if err := s.objs.KeelBackends.Lookup(&id, &b); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return b, fmt.Errorf("backend %d is not in the maps: put it before a table naming it", id)
+		}
+		return b, fmt.Errorf("backend %d: %w", id, err)
+	}
+	s.backends[id] = b
+	return b, nil
 }
 
 // PutTable replaces service port svc's lookup table: count distinct
 // backends, and slots, at most TableSize backend ids, repeated to fill
 // the table when shorter. A count of 0 refuses connections
-// (ECONNREFUSED). Each slot holds its backend's address too, read from
-// the backends in the maps: put the backends first.
+// (ECONNREFUSED). Each slot holds its backend's address too, so the
+// backends must be in the maps first.
 func (s *SocketLB) PutTable(svc uint32, count uint32, slots []uint32) error {
 	if len(slots) > TableSize {
 		return fmt.Errorf("table of service %d: %d slots, at most %d", svc, len(slots), TableSize)
@@ -123,23 +154,39 @@ func (s *SocketLB) PutTable(svc uint32, count uint32, slots []uint32) error {
 		return fmt.Errorf("table of service %d: %d backends but no slots", svc, count)
 	}
 	v := sockTable{Count: count}
-	if len(slots) > 0 {
-		resolved := map[uint32]sockBackend{}
-		for _, id := range slots {
-			if _, ok := resolved[id]; ok {
-				continue
-			}
-			var b sockBackend
-			if err := s.objs.KeelBackends.Lookup(&id, &b); err != nil {
-				return fmt.Errorf("table of service %d: backend %d: %w", svc, id, err)
-			}
-			resolved[id] = b
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The few backends of a table are looked up once each, the last
+	// ones found first.
+	type found struct {
+		id uint32
+		b  sockBackend
+	}
+	var few [16]found
+	n := 0
+	for i := range v.Slot {
+		if len(slots) == 0 {
+			break
 		}
-		for i := range v.Slot {
-			id := slots[i%len(slots)]
-			b := resolved[id]
-			v.Slot[i].Addr, v.Slot[i].Port, v.Slot[i].Backend = b.Addr, b.Port, id
+		id := slots[i%len(slots)]
+		k := 0
+		for k < n && few[k].id != id {
+			k++
 		}
+		if k == n {
+			b, err := s.backend(id)
+			if err != nil {
+				return fmt.Errorf("table of service %d: %w", svc, err)
+			}
+			if n < len(few) {
+				n++
+			} else {
+				k = i % len(few)
+			}
+			few[k] = found{id, b}
+		}
+		b := few[k].b
+		v.Slot[i].Addr, v.Slot[i].Port, v.Slot[i].Backend = b.Addr, b.Port, id
 	}
 	if err := s.objs.KeelTables.Put(&svc, &v); err != nil {
 		return fmt.Errorf("put table of service %d: %w", svc, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/cilium/ebpf"
@@ -58,6 +59,11 @@ type SocketLB struct {
 	cfg   Config
 	objs  sockObjects
 	links []link.Link
+
+	mu sync.Mutex
+	// backends are the addresses of the backends this process wrote or
+	// read, so that a table write looks up none of them in the kernel.
+	backends map[uint32]sockBackend
 }
 
 // Load opens (or creates) the pinned maps, loads the programs and makes
@@ -79,7 +85,7 @@ func Load(cfg Config) (*SocketLB, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &SocketLB{cfg: cfg}
+	s := &SocketLB{cfg: cfg, backends: map[uint32]sockBackend{}}
 	if err := s.loadObjects(); err != nil {
 		return nil, err
 	}

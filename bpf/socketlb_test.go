@@ -238,7 +238,8 @@ func TestSocketLB_otherCgroupsAreUntouched(t *testing.T) {
 }
 
 // BenchmarkSocketLB_endpointChange is the kernel's side of one changed
-// endpoint: a backend write and a table write.
+// endpoint of a service of ten, as the agent writes it: the new backend,
+// the table naming it instead of the old one, the old backend's removal.
 func BenchmarkSocketLB_endpointChange(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root")
@@ -263,16 +264,31 @@ func BenchmarkSocketLB_endpointChange(b *testing.B) {
 	}
 	defer Uninstall(filepath.Join(dir, "keel"))
 	defer lb.Close()
-	slots := make([]uint32, TableSize)
-	addr := netip.MustParseAddrPort("10.0.0.1:80")
-	b.ResetTimer()
-	for i := range b.N {
-		id := uint32(i%1000 + 1)
-		if err := lb.PutBackend(id, addr, 1, false); err != nil {
+	addr := func(id uint32) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(id >> 16), byte(id >> 8), byte(id)}), 80)
+	}
+	ids := make([]uint32, 10)
+	for i := range ids {
+		ids[i] = uint32(i + 1)
+		if err := lb.PutBackend(ids[i], addr(ids[i]), 1, false); err != nil {
 			b.Fatal(err)
 		}
-		slots[i%TableSize] = id
+	}
+	slots := make([]uint32, TableSize)
+	b.ResetTimer()
+	for i := range b.N {
+		old, id := ids[i%10], uint32(i+11)
+		ids[i%10] = id
+		for k := range slots {
+			slots[k] = ids[k%10]
+		}
+		if err := lb.PutBackend(id, addr(id), 1, false); err != nil {
+			b.Fatal(err)
+		}
 		if err := lb.PutTable(1, 10, slots); err != nil {
+			b.Fatal(err)
+		}
+		if err := lb.DeleteBackend(old); err != nil {
 			b.Fatal(err)
 		}
 	}
