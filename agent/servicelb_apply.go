@@ -20,12 +20,14 @@ type ServiceMaps interface {
 	// DeleteService removes a frontend (a missing one is no error).
 	DeleteService(f netip.AddrPort, proto uint8) error
 	// PutBackend stores backend id of service port svc; local is an
-	// endpoint on this node.
+	// endpoint on this node. An id keeps its address: an endpoint that
+	// moves is a new backend.
 	PutBackend(id uint32, addr netip.AddrPort, svc uint32, local bool) error
 	// DeleteBackend removes a backend (a missing one is no error).
 	DeleteBackend(id uint32) error
 	// PutTable replaces the lookup table of service port svc: count
-	// backends, slots (at most LBTableSize) naming them; 0 refuses.
+	// backends, slots (at most LBTableSize) naming them; 0 refuses. The
+	// backends it names are put first (the table holds their addresses).
 	PutTable(svc uint32, count uint32, slots []uint32) error
 	// DeleteTable removes a table (a missing one is no error).
 	DeleteTable(svc uint32) error
