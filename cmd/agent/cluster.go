@@ -284,14 +284,15 @@ func runClusterNode(ctx context.Context, o *runOptions, adv net.IP, creds *crede
 	acfg.Node.NoPods = !o.runPods
 	acfg.Log = log
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return announceLoadBalancers(gctx, o.nodeName, adv, cs, log) })
+	view := clusterView(cs)
+	g.Go(func() error { return announceLoadBalancers(gctx, o.nodeName, adv, view, log) })
 	if !o.runPods {
 		a, err := agent.New(acfg, cs)
 		if err != nil {
 			return err
 		}
 		g.Go(func() error { return a.Run(gctx) })
-		return g.Wait()
+		return waitThenShut(g, view)
 	}
 	// The node registers first (without a node API port), learns its pod
 	// CIDR, then starts pods and registers its node API port.
@@ -316,7 +317,7 @@ func runClusterNode(ctx context.Context, o *runOptions, adv net.IP, creds *crede
 	if err != nil {
 		return err
 	}
-	port, err := startPods(gctx, g, &node, tlsCfg, cs, log, acfg.Node.Addresses)
+	port, err := startPods(gctx, g, &node, tlsCfg, cs, view, log, acfg.Node.Addresses)
 	if err != nil {
 		return err
 	}
@@ -327,7 +328,7 @@ func runClusterNode(ctx context.Context, o *runOptions, adv net.IP, creds *crede
 		return err
 	}
 	g.Go(func() error { return a.Run(gctx) })
-	return g.Wait()
+	return waitThenShut(g, view)
 }
 
 // advertiseAddr is the address other members reach this one at.

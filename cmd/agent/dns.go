@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"golang.org/x/sync/errgroup"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/informers"
 
 	"github.com/keel-edge/keel/agent"
 	"github.com/keel-edge/keel/agent/clusterdns"
@@ -20,10 +20,10 @@ import (
 // EndpointSlices and, unless --cluster-dns is empty, the node's cluster
 // DNS server on that address. It fills the pod loop's service lister and
 // DNS settings.
-func startDNS(ctx context.Context, g *errgroup.Group, o *runOptions, cs kubernetes.Interface, pcfg *agent.PodsConfig, log *slog.Logger) error {
+func startDNS(ctx context.Context, g *errgroup.Group, o *runOptions, view informers.SharedInformerFactory, pcfg *agent.PodsConfig, log *slog.Logger) error {
 	opts := clusterdns.DefaultOptions()
 	opts.Domain = strings.TrimSuffix(o.dnsDomain, ".")
-	src, err := clusterdns.NewSource(cs, opts, filepath.Join(o.dataDir, "dns", "state.json"), log)
+	src, err := clusterdns.NewSource(view, opts, filepath.Join(o.dataDir, "dns", "state.json"), log)
 	if err != nil {
 		return fmt.Errorf("cluster DNS: %w", err)
 	}
