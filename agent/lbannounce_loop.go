@@ -84,7 +84,7 @@ func NewLBAnnouncer(cfg LBAnnounceConfig, f informers.SharedInformerFactory, ann
 	}
 	h := cache.ResourceEventHandlerFuncs{AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }, DeleteFunc: poke}
 	for _, inf := range []cache.SharedIndexInformer{f.Core().V1().Nodes().Informer(), f.Core().V1().Services().Informer(), f.Discovery().V1().EndpointSlices().Informer()} {
-		if _, err := inf.AddEventHandlerWithResyncPeriod(h, lbAnnounceResync); err != nil {
+		if _, err := inf.AddEventHandler(h); err != nil {
 			return nil, err
 		}
 	}
@@ -138,6 +138,7 @@ func (l *LBAnnouncer) Run(ctx context.Context) error {
 			return nil
 		case <-changed:
 		case <-retry:
+		case <-time.After(lbAnnounceResync):
 		}
 	}
 }
