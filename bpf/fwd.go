@@ -166,7 +166,7 @@ func (f *Fwd) AttachUplinks() error {
 		if err != nil {
 			continue
 		}
-		pin := fwdUplinkPin + name
+		pin := fwdUplinkPin + pinName(name)
 		if l, ok := f.links[pin]; ok && onInterface(l, ifc.Index) {
 			continue
 		}
@@ -302,12 +302,13 @@ func (f *Fwd) AddPod(p FwdPod) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	l, err := f.hook(fwdPodPin+ifc.Name, f.objs.KeelFwdPod, ifc.Index, nil)
+	pin := fwdPodPin + pinName(ifc.Name)
+	l, err := f.hook(pin, f.objs.KeelFwdPod, ifc.Index, nil)
 	if err != nil {
 		_ = f.objs.KeelFwdPods.Delete(&key)
 		return err
 	}
-	f.links[fwdPodPin+ifc.Name] = l
+	f.links[pin] = l
 	return nil
 }
 
@@ -320,7 +321,7 @@ func (f *Fwd) RemovePod(addr netip.Addr) error {
 	var v fwdFwdPod
 	if err := f.objs.KeelFwdPods.Lookup(&key, &v); err == nil {
 		if ifc, err := net.InterfaceByIndex(int(v.Ifindex)); err == nil {
-			f.unhook(fwdPodPin + ifc.Name)
+			f.unhook(fwdPodPin + pinName(ifc.Name))
 		}
 	}
 	if err := f.objs.KeelFwdPods.Delete(&key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
@@ -461,5 +462,8 @@ func fwdPins(dir string) []string {
 	}
 	return names
 }
+
+// pinName is an interface's name as a pin's: bpffs refuses dots.
+func pinName(ifname string) string { return strings.ReplaceAll(ifname, ".", "_") }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
