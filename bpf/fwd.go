@@ -244,7 +244,7 @@ func (f *Fwd) takeOverPods() error {
 		}
 		f.links[e.Name()] = l
 	}
-	return f.prune()
+	return f.Prune()
 }
 
 func ifindexExists(i int) bool {
@@ -273,7 +273,7 @@ func (f *Fwd) AddPod(p FwdPod) error {
 	if err := f.AttachUplinks(); err != nil {
 		return err
 	}
-	if err := f.prune(); err != nil {
+	if err := f.Prune(); err != nil {
 		return err
 	}
 	ports := make([]fwdFwdPort, 0, len(p.HostPorts))
@@ -342,8 +342,8 @@ func (f *Fwd) unhook(pin string) {
 	_ = os.Remove(filepath.Join(f.cfg.PinDir, pin))
 }
 
-// prune drops the pods whose host veth is gone, and their ports.
-func (f *Fwd) prune() error {
+// Prune drops the pods whose host veth is gone, their ports and links.
+func (f *Fwd) Prune() error {
 	var (
 		key  uint32
 		v    fwdFwdPod
@@ -449,6 +449,22 @@ func (f *Fwd) Close() error {
 	f.links = nil
 	f.mu.Unlock()
 	return f.objs.Close()
+}
+
+// UninstallFwd removes the fast path's pins from dir, which detaches its
+// programs: pod traffic takes the node's stack again. The service load
+// balancer's pins stay.
+func UninstallFwd(dir string) error {
+	var errs []error
+	for _, n := range fwdPins(dir) {
+		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("pod fast path: uninstall %s: %w", dir, errors.Join(errs...))
+	}
+	return nil
 }
 
 // fwdPins are the pins of the fast path in dir, links of pods included.

@@ -259,9 +259,19 @@ func TestFwd_removedPodAndPins(t *testing.T) {
 	}
 	// A veth that is gone takes its pod off the map at the next change.
 	sh(t, x.nodes[0], "ip link del pv1")
-	x.in(x.nodes[0], func() error { return x.fwd[0].prune() })
+	x.in(x.nodes[0], func() error { return x.fwd[0].Prune() })
 	if pods, err := x.fwd[0].Pods(); err != nil || len(pods) != 0 {
 		t.Errorf("pods after the veth went: %+v, %v", pods, err)
+	}
+	// Uninstalled, the fast path is gone and the service pins are not
+	// touched.
+	x.fwd[0].Close()
+	x.fwd[0] = nil
+	if err := UninstallFwd(x.pins[0]); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(x.pins[0]); len(left) != 0 {
+		t.Errorf("pins left after UninstallFwd: %v", left)
 	}
 }
 

@@ -20,6 +20,10 @@ import (
 // says why.
 func loadFastPath(o *runOptions, log *slog.Logger) *bpf.Fwd {
 	if !o.podFastPath {
+		// Pins of an earlier run would keep the programs attached.
+		if err := bpf.UninstallFwd(o.serviceLB.pinDir); err != nil {
+			log.Warn("pod fast path: remove an earlier run's", "err", err)
+		}
 		log.Info("pod fast path is off (--pod-fast-path=false)")
 		return nil
 	}
@@ -120,7 +124,13 @@ func (n *fastNetwork) Detach(ctx context.Context, podUID, namespace, name, netns
 			n.log.Warn("pod fast path", "pod", namespace+"/"+name, "err", err)
 		}
 	}
-	// A pod attached by an earlier agent is not in ips: its entry goes
-	// with its veth, at the next change.
-	return n.Network.Detach(ctx, podUID, namespace, name, netnsPath)
+	if err := n.Network.Detach(ctx, podUID, namespace, name, netnsPath); err != nil {
+		return err
+	}
+	// A pod an earlier agent attached is not in ips: its entry goes with
+	// its veth.
+	if err := n.fwd.Prune(); err != nil {
+		n.log.Warn("pod fast path", "err", err)
+	}
+	return nil
 }
