@@ -419,7 +419,7 @@ func (e *lbEnv) measureSocketLB(b *testing.B, direct lbPath, svcs []benchService
 			b.Fatal(err)
 		}
 		for k, be := range s.backends {
-			if err := lb.PutBackend(backendID(i, k), be, svc); err != nil {
+			if err := lb.PutBackend(backendID(i, k), be, svc, false); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -443,7 +443,7 @@ func (e *lbEnv) measureSocketLB(b *testing.B, direct lbPath, svcs []benchService
 		}
 	}
 	start = time.Now()
-	err = lb.PutBackend(newID, moved, uint32(mid+1))
+	err = lb.PutBackend(newID, moved, uint32(mid+1), false)
 	if err == nil {
 		err = lb.PutTable(uint32(mid+1), lbBackends, slots)
 	}

@@ -151,7 +151,12 @@ func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, tlsCfg *tl
 	if err := startDNS(ctx, g, o, view, &pcfg, log); err != nil {
 		return 0, err
 	}
-	pods, err := agent.NewPods(pcfg, cs, rt, store, network)
+	var podNet agent.Network = network
+	if fwd := loadFastPath(o, log); fwd != nil {
+		podNet = newFastNetwork(network, fwd, log)
+		g.Go(func() error { <-ctx.Done(); fwd.Close(); return nil })
+	}
+	pods, err := agent.NewPods(pcfg, cs, rt, store, podNet)
 	if err != nil {
 		return 0, err
 	}

@@ -46,6 +46,7 @@ type runOptions struct {
 	runPods     bool
 	podCIDR     string
 	podRouting  cni.RoutingMode
+	podFastPath bool
 	runDir      string
 	nodeAPIAddr string
 	cniConfDir  string
@@ -117,6 +118,7 @@ and the cgroup "keel-NODE".`,
 	f.BoolVar(&o.runPods, "run-pods", true, "run the pods bound to this node (containers, pod network, node API)")
 	f.StringVar(&o.podCIDR, "pod-cidr", "10.244.0.0/24", "this node's pod address range")
 	f.TextVar(&o.podRouting, "pod-routing", cni.RoutingAuto, "routes to other nodes' pods: auto (direct to nodes on a connected subnet, else vxlan), direct or vxlan")
+	f.BoolVar(&o.podFastPath, "pod-fast-path", true, "forward pod traffic to and from other nodes' pods with eBPF programs, past the bridge and the node's netfilter (off when they cannot load)")
 	f.StringVar(&o.runDir, "run-dir", "", "directory for state that lives until reboot (default /run/keel; see below)")
 	f.StringVar(&o.nodeAPIAddr, "node-api-addr", "0.0.0.0:10250", "listen address of the node API (logs, exec, port-forward)")
 	f.StringVar(&o.cniConfDir, "cni-conf-dir", "", "directory of CNI network configurations (default /etc/cni/net.d; see below)")
