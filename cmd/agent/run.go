@@ -53,6 +53,7 @@ type runOptions struct {
 	cgroupRoot  string
 	serviceLB   serviceLBOptions
 	clusterDNS  string
+	kubeDNS     string
 	dnsDomain   string
 	resolvConf  string
 	dnsUpstream []string
@@ -91,6 +92,9 @@ and the cgroup "keel-NODE".`,
 				}
 			}
 			o.placeDefaults(def.DataDir, def.Socket)
+			if !cmd.Flags().Changed("cluster-dns-service") {
+				o.kubeDNS = kubeDNSDefault(o.serviceCIDR)
+			}
 			o.serviceLB.placeDefaults(o.cgroupRoot)
 			return run(cmd.Context(), o)
 		},
@@ -125,6 +129,7 @@ and the cgroup "keel-NODE".`,
 	f.StringVar(&o.cgroupRoot, "cgroup-parent", "", "cgroup under which every container's cgroup is made (default keel; see below)")
 	o.serviceLB.addFlags(f)
 	f.StringVar(&o.clusterDNS, "cluster-dns", clusterdns.DefaultAddr.String(), "node-local address the cluster DNS serves on and pods resolve through (empty: no cluster DNS)")
+	f.StringVar(&o.kubeDNS, "cluster-dns-service", "", "cluster IP of the kube-dns service, pods' second nameserver, which reaches other nodes' cluster DNS when this node's does not answer (default: the tenth address of --service-cidr; empty: none)")
 	f.StringVar(&o.dnsDomain, "cluster-domain", agent.DefaultClusterDomain, "DNS domain of services and pods")
 	f.StringVar(&o.resolvConf, "resolv-conf", "/etc/resolv.conf", "the node's resolver configuration, for pods with dnsPolicy Default and the cluster DNS's upstreams")
 	f.StringSliceVar(&o.dnsUpstream, "dns-upstream", nil, "resolvers (IP or IP:port) the cluster DNS forwards other names to (default: the nameservers of --resolv-conf)")
