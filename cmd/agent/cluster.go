@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -84,10 +85,20 @@ func runCluster(ctx context.Context, o *runOptions, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
+	// A stop leaves the cluster first, while the process still has its
+	// grace period ahead, so the others mark this member left (and drop
+	// its routes) rather than failed; the rest shuts down after.
+	leave := sync.OnceFunc(func() {
 		if err := mem.Leave(); err != nil {
 			log.Warn("leave the cluster", "err", err)
 		}
+	})
+	defer leave()
+	stopping, stopped := context.WithCancel(ctx)
+	defer stopped()
+	go func() {
+		<-stopping.Done()
+		leave()
 	}()
 	log.Info("gossip started", "addr", mem.Local().Addr.String(), "coordinator-eligible", o.coordinator)
 
