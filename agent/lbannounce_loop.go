@@ -11,7 +11,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
@@ -56,43 +55,49 @@ func (c LBAnnounceConfig) Validate() error {
 // addresses LoadBalancerOwners gives it, from the Nodes, Services and
 // EndpointSlices it watches.
 type LBAnnouncer struct {
-	cfg LBAnnounceConfig
-	cs  kubernetes.Interface
-	ann Announcer
+	cfg     LBAnnounceConfig
+	factory informers.SharedInformerFactory
+	ann     Announcer
+	changed chan struct{}
 }
 
-// NewLBAnnouncer announces through ann what cs says this node owns.
-func NewLBAnnouncer(cfg LBAnnounceConfig, cs kubernetes.Interface, ann Announcer) (*LBAnnouncer, error) {
+// lbAnnounceResync is how often the owners are worked out again without
+// a change.
+const lbAnnounceResync = 10 * time.Minute
+
+// NewLBAnnouncer announces through ann what the Nodes, Services and
+// EndpointSlices of f (shared with the node's other watchers; Run starts
+// it) say this node owns.
+func NewLBAnnouncer(cfg LBAnnounceConfig, f informers.SharedInformerFactory, ann Announcer) (*LBAnnouncer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &LBAnnouncer{cfg: cfg, cs: cs, ann: ann}, nil
-}
-
-// Run announces until ctx ends, then stops announcing.
-func (l *LBAnnouncer) Run(ctx context.Context) error {
-	f := informers.NewSharedInformerFactory(l.cs, 10*time.Minute)
-	nodes := f.Core().V1().Nodes()
-	svcs := f.Core().V1().Services()
-	eps := f.Discovery().V1().EndpointSlices()
-	changed := make(chan struct{}, 1)
+	l := &LBAnnouncer{cfg: cfg, factory: f, ann: ann, changed: make(chan struct{}, 1)}
 	poke := func(any) {
 		select {
-		case changed <- struct{}{}:
+		case l.changed <- struct{}{}:
 		default:
 		}
 	}
 	h := cache.ResourceEventHandlerFuncs{AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }, DeleteFunc: poke}
-	for _, inf := range []cache.SharedIndexInformer{nodes.Informer(), svcs.Informer(), eps.Informer()} {
+	for _, inf := range []cache.SharedIndexInformer{f.Core().V1().Nodes().Informer(), f.Core().V1().Services().Informer(), f.Discovery().V1().EndpointSlices().Informer()} {
 		if _, err := inf.AddEventHandler(h); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	f.Start(ctx.Done())
-	defer f.Shutdown()
+	return l, nil
+}
+
+// Run announces until ctx ends, then stops announcing.
+func (l *LBAnnouncer) Run(ctx context.Context) error {
+	nodes := l.factory.Core().V1().Nodes()
+	svcs := l.factory.Core().V1().Services()
+	eps := l.factory.Discovery().V1().EndpointSlices()
+	changed := l.changed
+	l.factory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), nodes.Informer().HasSynced, svcs.Informer().HasSynced, eps.Informer().HasSynced) {
 		return nil
 	}
@@ -133,6 +138,7 @@ func (l *LBAnnouncer) Run(ctx context.Context) error {
 			return nil
 		case <-changed:
 		case <-retry:
+		case <-time.After(lbAnnounceResync):
 		}
 	}
 }

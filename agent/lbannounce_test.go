@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 )
@@ -227,7 +228,7 @@ func TestLBAnnouncer_followsTheCluster(t *testing.T) {
 	cfg := DefaultLBAnnounceConfig(self)
 	cfg.Retry = 10 * time.Millisecond
 	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	l, err := NewLBAnnouncer(cfg, cs, rec)
+	l, err := NewLBAnnouncer(cfg, informers.NewSharedInformerFactory(cs, 0), rec)
 	if err != nil {
 		t.Fatal(err)
 	}

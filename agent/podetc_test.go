@@ -78,6 +78,8 @@ func TestPodResolvConf(t *testing.T) {
 		mutate(&p.Spec)
 		return p
 	}
+	withKubeDNS := d
+	withKubeDNS.ClusterDNS = []string{"169.254.20.10", "10.96.0.10"}
 	clusterFirst := clusterdns.ResolvConf{Nameservers: []string{"169.254.20.10"},
 		Searches: []string{"shop.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"}, Options: []string{"ndots:5"}}
 	long := func(n, size int) []string {
@@ -121,6 +123,13 @@ func TestPodResolvConf(t *testing.T) {
 			s.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"}}
 		}), d: d, want: clusterdns.ResolvConf{Nameservers: []string{"169.254.20.10", "10.0.0.1", "10.0.0.2"}, Searches: clusterFirst.Searches, Options: clusterFirst.Options},
 			warns: []string{"DNSConfigForming: Nameserver limits were exceeded, some nameservers have been omitted, the applied nameserver line is: 169.254.20.10 10.0.0.1 10.0.0.2"}},
+		{name: "the node's DNS, then the kube-dns service's", pod: pod(func(*corev1.PodSpec) {}), d: withKubeDNS,
+			want: clusterdns.ResolvConf{Nameservers: []string{"169.254.20.10", "10.96.0.10"}, Searches: clusterFirst.Searches, Options: clusterFirst.Options}},
+		{name: "both cluster servers stay first within the limit", pod: pod(func(s *corev1.PodSpec) {
+			s.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"10.96.0.10", "10.0.0.1", "10.0.0.2"}}
+		}), d: withKubeDNS, want: clusterdns.ResolvConf{Nameservers: []string{"169.254.20.10", "10.96.0.10", "10.0.0.1"}, Searches: clusterFirst.Searches, Options: clusterFirst.Options},
+			warns: []string{"DNSConfigForming: Nameserver limits were exceeded, some nameservers have been omitted, the applied nameserver line is: 169.254.20.10 10.96.0.10 10.0.0.1"}},
+		{name: "Default ignores the cluster servers", pod: pod(func(s *corev1.PodSpec) { s.DNSPolicy = corev1.DNSDefault }), d: withKubeDNS, want: node},
 		{name: "over 32 search domains", pod: pod(func(s *corev1.PodSpec) {
 			s.DNSPolicy = corev1.DNSNone
 			s.DNSConfig = &corev1.PodDNSConfig{Searches: long(40, 12)}

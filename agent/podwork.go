@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/keel-edge/keel/agent/clusterdns"
+	"github.com/keel-edge/keel/runtimeapi"
 )
 
 // work runs one pod's actions in order. It owns nothing of the loop: it
@@ -169,6 +170,16 @@ func (l *loop) start(ctx context.Context, st *podState, a action) func(*podState
 	cs, err := l.rt.StartContainer(ctx, spec)
 	if err != nil {
 		l.images.Unmount(ctx, key)
+		if errors.Is(err, runtimeapi.ErrNoSandbox) {
+			// The runtime lost the sandbox (its state directory was
+			// wiped): the next plan makes a new one, as after a reboot.
+			l.events.Eventf(pod, corev1.EventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+			failed := fail("RunContainerError", err.Error())
+			return func(s *podState) {
+				failed(s)
+				s.Sandbox = sandboxInfo{}
+			}
+		}
 		return fail("RunContainerError", err.Error())
 	}
 	l.events.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)

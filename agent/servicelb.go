@@ -17,7 +17,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	discoveryinformers "k8s.io/client-go/informers/discovery/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
@@ -63,17 +64,67 @@ func (c ServiceLBConfig) Validate() error {
 // builds the service table and writes what changed.
 type ServiceLB struct {
 	cfg     ServiceLBConfig
-	cs      kubernetes.Interface
+	factory informers.SharedInformerFactory
 	applier *lbApplier
+	svcs    coreinformers.ServiceInformer
+	eps     discoveryinformers.EndpointSliceInformer
+	dirty   map[string]bool
+	mu      sync.Mutex
+	changed chan struct{}
 }
 
 // NewServiceLB returns the controller of maps, which held found when the
-// agent started.
-func NewServiceLB(cfg ServiceLBConfig, cs kubernetes.Interface, maps ServiceMaps, found LBMapsContent) (*ServiceLB, error) {
+// agent started, watching Services and EndpointSlices through f (shared
+// with the node's other watchers of them; Run starts it).
+func NewServiceLB(cfg ServiceLBConfig, f informers.SharedInformerFactory, maps ServiceMaps, found LBMapsContent) (*ServiceLB, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &ServiceLB{cfg: cfg, cs: cs, applier: newLBApplier(maps, found)}, nil
+	s := &ServiceLB{cfg: cfg, factory: f, applier: newLBApplier(maps, found),
+		svcs: f.Core().V1().Services(), eps: f.Discovery().V1().EndpointSlices(),
+		dirty: map[string]bool{}, changed: make(chan struct{}, 1)}
+	if err := s.eps.Informer().AddIndexers(cache.Indexers{sliceServiceIndex: sliceService}); err != nil {
+		return nil, fmt.Errorf("service lb: %w", err)
+	}
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    s.mark,
+		UpdateFunc: func(_, obj any) { s.mark(obj) },
+		DeleteFunc: s.mark,
+	}
+	for _, inf := range []cache.SharedIndexInformer{s.svcs.Informer(), s.eps.Informer()} {
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return nil, fmt.Errorf("service lb: watch: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// mark notes that the service of obj (a Service or one of its
+// EndpointSlices) changed.
+func (s *ServiceLB) mark(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	var name string
+	switch o := obj.(type) {
+	case *corev1.Service:
+		name = o.Namespace + "/" + o.Name
+	case *discoveryv1.EndpointSlice:
+		keys, _ := sliceService(o)
+		if len(keys) == 0 {
+			return
+		}
+		name = keys[0]
+	default:
+		return
+	}
+	s.mu.Lock()
+	s.dirty[name] = true
+	s.mu.Unlock()
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
 }
 
 // Run applies the cluster's services until ctx ends. The maps keep
@@ -81,59 +132,10 @@ func NewServiceLB(cfg ServiceLBConfig, cs kubernetes.Interface, maps ServiceMaps
 // synced (taking over what an earlier agent left in the maps), then, on
 // each change, only the services that changed.
 func (s *ServiceLB) Run(ctx context.Context) error {
-	f := informers.NewSharedInformerFactory(s.cs, 0)
-	svcs := f.Core().V1().Services()
-	eps := f.Discovery().V1().EndpointSlices()
-	if err := eps.Informer().AddIndexers(cache.Indexers{sliceServiceIndex: sliceService}); err != nil {
-		return fmt.Errorf("service lb: %w", err)
-	}
-	var mu sync.Mutex
-	dirty := map[string]bool{}
-	changed := make(chan struct{}, 1)
-	mark := func(obj any) {
-		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = t.Obj
-		}
-		var name string
-		switch o := obj.(type) {
-		case *corev1.Service:
-			name = o.Namespace + "/" + o.Name
-		case *discoveryv1.EndpointSlice:
-			keys, _ := sliceService(o)
-			if len(keys) == 0 {
-				return
-			}
-			name = keys[0]
-		default:
-			return
-		}
-		mu.Lock()
-		dirty[name] = true
-		mu.Unlock()
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
-	handler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    mark,
-		UpdateFunc: func(_, obj any) { mark(obj) },
-		DeleteFunc: mark,
-	}
-	for _, inf := range []cache.SharedIndexInformer{svcs.Informer(), eps.Informer()} {
-		if _, err := inf.AddEventHandler(handler); err != nil {
-			return fmt.Errorf("service lb: watch: %w", err)
-		}
-	}
-	f.Start(ctx.Done())
-	defer f.Shutdown()
-	for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("service lb: %v never synced", typ)
-		}
+	svcs, eps := s.svcs, s.eps
+	s.factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), svcs.Informer().HasSynced, eps.Informer().HasSynced) {
+		return nil
 	}
 	in := ServiceTableInput{Node: s.cfg.Node, NodeAddrs: s.cfg.NodeAddrs, Maglev: s.cfg.Maglev}
 	problems := map[string][]string{}
@@ -154,9 +156,9 @@ func (s *ServiceLB) Run(ctx context.Context) error {
 	for {
 		retry = nil
 		if full {
-			mu.Lock()
-			clear(dirty)
-			mu.Unlock()
+			s.mu.Lock()
+			clear(s.dirty)
+			s.mu.Unlock()
 			all, err := s.fullTable(svcs.Lister(), eps.Lister(), in)
 			if err != nil {
 				return err
@@ -172,13 +174,13 @@ func (s *ServiceLB) Run(ctx context.Context) error {
 				s.cfg.Log.Info("service lb: applied every service", "ports", len(all.Ports))
 			}
 		} else {
-			mu.Lock()
-			names := make([]string, 0, len(dirty))
-			for n := range dirty {
+			s.mu.Lock()
+			names := make([]string, 0, len(s.dirty))
+			for n := range s.dirty {
 				names = append(names, n)
 			}
-			clear(dirty)
-			mu.Unlock()
+			clear(s.dirty)
+			s.mu.Unlock()
 			sort.Strings(names)
 			for i, name := range names {
 				t, err := s.serviceTable(name, svcs.Lister(), eps.Informer().GetIndexer(), in)
@@ -188,11 +190,11 @@ func (s *ServiceLB) Run(ctx context.Context) error {
 				}
 				if err != nil {
 					s.cfg.Log.Error("service lb: writing the maps", "svc", name, "err", err)
-					mu.Lock()
+					s.mu.Lock()
 					for _, n := range names[i:] {
-						dirty[n] = true
+						s.dirty[n] = true
 					}
-					mu.Unlock()
+					s.mu.Unlock()
 					retry = time.After(s.cfg.RetryInterval)
 					break
 				}
@@ -201,7 +203,7 @@ func (s *ServiceLB) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-changed:
+		case <-s.changed:
 		case <-retry:
 		}
 	}

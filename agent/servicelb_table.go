@@ -32,6 +32,11 @@ const (
 	// "10.244.1.5=3,10.244.2.7=1"; unnamed endpoints weigh 1, 0 drains
 	// one. Weights run from 0 to MaxLBWeight.
 	AnnotationLBWeights = "service.keel.dev/weights"
+	// AnnotationOtherNodesOnly "true" on a Service leaves this node's
+	// own endpoints out of its backends, for the pods of this node: the
+	// kube-dns service, which pods use when their own node's DNS (the one
+	// such an endpoint would reach) does not answer.
+	AnnotationOtherNodesOnly = "service.keel.dev/other-nodes-only"
 )
 
 // MaxLBWeight is the largest endpoint weight.
@@ -171,6 +176,7 @@ func (t *ServiceTable) addService(svc *corev1.Service, eps []*discoveryv1.Endpoi
 	}
 	localOnly := svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal
 	externalLocal := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+	otherNodesOnly := svc.Annotations[AnnotationOtherNodesOnly] == "true" && in.Node != ""
 	clusterIPs := svc.Spec.ClusterIPs
 	if len(clusterIPs) == 0 && svc.Spec.ClusterIP != "" {
 		clusterIPs = []string{svc.Spec.ClusterIP}
@@ -198,6 +204,9 @@ func (t *ServiceTable) addService(svc *corev1.Service, eps []*discoveryv1.Endpoi
 		}
 		key := fmt.Sprintf("%s:%s/%s", name, portName, protoName(proto))
 		backends := t.backends(sp, eps, "", in.Node)
+		if otherNodesOnly {
+			backends = slices.DeleteFunc(backends, func(b LBBackend) bool { return b.Local })
+		}
 		internal := v4Frontends(clusterIPs, sp.Port, proto)
 		external := v4Frontends(svc.Spec.ExternalIPs, sp.Port, proto)
 		external = append(external, v4Frontends(lbIPs, sp.Port, proto)...)

@@ -10,6 +10,7 @@ import (
 
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 )
 
@@ -20,7 +21,7 @@ func TestServiceLB_followsServicesAndEndpointSlices(t *testing.T) {
 	mem := NewMemoryServiceMaps()
 	cfg := DefaultServiceLBConfig("node-1")
 	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	lb, err := NewServiceLB(cfg, cs, mem, LBMapsContent{})
+	lb, err := NewServiceLB(cfg, informers.NewSharedInformerFactory(cs, 0), mem, LBMapsContent{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -224,6 +224,7 @@ func Uninstall(dir string) error {
 		names = append(names, name)
 	}
 	names = append(names, tcPins()...)
+	names = append(names, fwdPins(dir)...)
 	var errs []error
 	for _, n := range names {
 		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {

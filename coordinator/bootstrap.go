@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+
+	"github.com/keel-edge/keel/coordinator/controllers"
 )
 
 // LocalConfig is a client configuration for the API on the local unix
@@ -36,8 +38,9 @@ func LocalConfig(socket string) *rest.Config {
 var systemNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
 
 // bootstrap makes the objects every cluster has: the system namespaces,
-// the default local-path StorageClass and the kubernetes service in
-// default, whose endpoints name this API server.
+// the default local-path StorageClass, the kube-dns service in
+// kube-system and the kubernetes service in default, whose endpoints name
+// this API server.
 func (c *Coordinator) bootstrap(ctx context.Context, cidr netip.Prefix, advertise net.IP, port int) error {
 	cs, err := kubernetes.NewForConfig(LocalConfig(c.cfg.Socket))
 	if err != nil {
@@ -73,6 +76,9 @@ func (c *Coordinator) bootstrap(ctx context.Context, cidr netip.Prefix, advertis
 	}
 	if _, err := cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("service kubernetes: %w", err)
+	}
+	if err := c.bootstrapKubeDNS(ctx, cs, cidr); err != nil {
+		return err
 	}
 	if advertise.IsLoopback() {
 		// Endpoints may not name loopback addresses: an API serving only on
@@ -133,4 +139,38 @@ func upsertEndpointSlice(ctx context.Context, cs kubernetes.Interface, s *discov
 		return fmt.Errorf("endpointslice %s: %w", s.Name, err)
 	}
 	return nil
+}
+
+// bootstrapKubeDNS makes the kube-dns service at the tenth address of the
+// service CIDR, without a selector: the kube-dns controller keeps its
+// endpoints, the cluster DNS of every node. Pods name its address second
+// in their resolv.conf, after their own node's DNS.
+func (c *Coordinator) bootstrapKubeDNS(ctx context.Context, cs kubernetes.Interface, cidr netip.Prefix) error {
+	if cidr.Addr().BitLen()-cidr.Bits() < 4 {
+		c.cfg.Log.Warn("the service CIDR is too small for the kube-dns service's address", "cidr", cidr.String())
+		return nil
+	}
+	ip := nthAddr(cidr, 10).String()
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: controllers.KubeDNSName, Namespace: controllers.KubeDNSNamespace,
+			Labels: controllers.KubeDNSLabels(), Annotations: controllers.KubeDNSAnnotations()},
+		Spec: corev1.ServiceSpec{
+			Type:            corev1.ServiceTypeClusterIP,
+			ClusterIP:       ip,
+			Ports:           controllers.KubeDNSPorts(),
+			SessionAffinity: corev1.ServiceAffinityNone,
+		},
+	}
+	_, err := cs.CoreV1().Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{})
+	switch {
+	case err == nil, apierrors.IsAlreadyExists(err):
+		return nil
+	case apierrors.IsInvalid(err):
+		// The address belongs to another service (made before kube-dns
+		// existed): pods then resolve through their own node only.
+		c.cfg.Log.Warn("no kube-dns service: its address is taken", "ns", svc.Namespace, "svc", svc.Name, "ip", ip, "err", err)
+		return nil
+	default:
+		return fmt.Errorf("service %s/%s: %w", svc.Namespace, svc.Name, err)
+	}
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"golang.org/x/sys/unix"
+
+	"github.com/keel-edge/keel/runtimeapi"
 )
 
 // ErrStartFailed wraps every error of a container that was created but
@@ -84,6 +86,9 @@ func (r *Runtime) StartContainer(ctx context.Context, cs ContainerSpec) (Contain
 	}
 	var sb sandboxRecord
 	if err := readJSON(filepath.Join(r.sandboxDir(cs.PodUID), "sandbox.json"), &sb); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			err = runtimeapi.ErrNoSandbox
+		}
 		return ContainerState{}, fmt.Errorf("sandbox %s: %w", cs.PodUID, err)
 	}
 	if !cs.Security.Privileged && !cs.Security.SeccompUnconfined && !seccomp.Enabled {

@@ -8,9 +8,15 @@
 package runtimeapi
 
 import (
+	"errors"
 	"io"
 	"time"
 )
+
+// ErrNoSandbox is wrapped by a runtime's errors for a pod whose sandbox
+// does not exist (never made, removed, or lost with the runtime's state
+// directory): the pod needs a new one.
+var ErrNoSandbox = errors.New("no such pod sandbox")
 
 // SandboxSpec describes a pod's sandbox.
 type SandboxSpec struct {

@@ -1,6 +1,8 @@
 // Package clusterdns is the node's cluster DNS: the records of Services
 // and EndpointSlices under the cluster domain, served on a node-local
-// address, and everything else forwarded to the node's resolvers.
+// address, and everything else forwarded to the node's resolvers. It also
+// answers at the pod bridge's address, the node's endpoint of the kube-dns
+// service, through which other nodes' pods reach it.
 //
 // It is built as a pure core and thin shells. A View is the whole record
 // set at one moment, built from plain objects; View.Answer turns a query

@@ -18,6 +18,13 @@ type Config struct {
 	// Addr is where the server answers, on UDP and TCP. It binds this
 	// address only, never the wildcard.
 	Addr netip.AddrPort
+	// Also are more addresses the server answers at, on UDP and TCP, on
+	// links it does not manage: the pod bridge's gateway address, where
+	// other nodes' pods reach it through the kube-dns service. They may
+	// appear on their link only later (the bridge is made with the first
+	// pod): their sockets bind before the address exists. Never the
+	// node's outside address, which would make it an open resolver.
+	Also []netip.AddrPort
 	// Link is the dummy link the server puts Addr on in its network
 	// namespace, made when missing; empty when Addr is already the
 	// node's.
@@ -54,6 +61,11 @@ func (c Config) Validate() error {
 	case c.ForwardTimeout <= 0:
 		return errors.New("forward timeout must be positive")
 	}
+	for _, a := range c.Also {
+		if !a.IsValid() || a.Addr().IsUnspecified() || a.Port() == 0 {
+			return fmt.Errorf("cluster DNS also at %s: a specific address and port are required", a)
+		}
+	}
 	for _, u := range c.Upstreams {
 		if _, _, err := net.SplitHostPort(u); err != nil {
 			return fmt.Errorf("upstream %q: %w", u, err)
@@ -67,8 +79,8 @@ type Server struct {
 	cfg  Config
 	view func() *View
 	ctx  context.Context
-	pc   net.PacketConn
-	ln   net.Listener
+	pcs  []net.PacketConn
+	lns  []net.Listener
 }
 
 // NewServer answers from the view view returns (nil while none exists
@@ -84,10 +96,10 @@ func NewServer(cfg Config, view func() *View) (*Server, error) {
 }
 
 // Listen puts the address on its link and opens the UDP and TCP sockets
-// in the calling thread's network namespace. Run calls it when it was
-// not called before.
+// of every address in the calling thread's network namespace. Run calls
+// it when it was not called before.
 func (s *Server) Listen() error {
-	if s.pc != nil {
+	if s.pcs != nil {
 		return nil
 	}
 	if s.cfg.Link != "" {
@@ -95,17 +107,35 @@ func (s *Server) Listen() error {
 			return err
 		}
 	}
-	addr := s.cfg.Addr.String()
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return fmt.Errorf("cluster DNS on udp %s: %w", addr, err)
+	var pcs []net.PacketConn
+	var lns []net.Listener
+	fail := func(err error) error {
+		for _, pc := range pcs {
+			pc.Close()
+		}
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		pc.Close()
-		return fmt.Errorf("cluster DNS on tcp %s: %w", addr, err)
+	for i, a := range append([]netip.AddrPort{s.cfg.Addr}, s.cfg.Also...) {
+		var lc net.ListenConfig
+		if i > 0 {
+			lc.Control = freeBind
+		}
+		addr := a.String()
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			return fail(fmt.Errorf("cluster DNS on udp %s: %w", addr, err))
+		}
+		pcs = append(pcs, pc)
+		ln, err := lc.Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			return fail(fmt.Errorf("cluster DNS on tcp %s: %w", addr, err))
+		}
+		lns = append(lns, ln)
 	}
-	s.pc, s.ln = pc, ln
+	s.pcs, s.lns = pcs, lns
 	return nil
 }
 
@@ -114,20 +144,23 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.Listen(); err != nil {
 		return err
 	}
-	pc, ln, addr := s.pc, s.ln, s.cfg.Addr.String()
 	s.ctx = ctx
-	udp := &dns.Server{PacketConn: pc, Handler: s}
-	tcp := &dns.Server{Listener: ln, Handler: s}
-	s.cfg.Log.Info("cluster DNS serving", "addr", addr, "upstreams", s.cfg.Upstreams)
+	var servers []*dns.Server
+	for i := range s.pcs {
+		servers = append(servers, &dns.Server{PacketConn: s.pcs[i], Handler: s}, &dns.Server{Listener: s.lns[i], Handler: s})
+	}
+	s.cfg.Log.Info("cluster DNS serving", "addr", s.cfg.Addr.String(), "also", s.cfg.Also, "upstreams", s.cfg.Upstreams)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return udp.ActivateAndServe() })
-	g.Go(func() error { return tcp.ActivateAndServe() })
+	for _, srv := range servers {
+		g.Go(func() error { return srv.ActivateAndServe() })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		udp.ShutdownContext(sctx)
-		tcp.ShutdownContext(sctx)
+		for _, srv := range servers {
+			srv.ShutdownContext(sctx)
+		}
 		return nil
 	})
 	err := g.Wait()

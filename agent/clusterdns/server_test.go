@@ -135,6 +135,8 @@ func TestServer_inNetNS(t *testing.T) {
 	up := upstream(t)
 	cfg := DefaultConfig([]string{up})
 	cfg.Addr = netip.MustParseAddrPort("169.254.20.10:53")
+	// The pod bridge's address, which no link holds yet.
+	cfg.Also = []netip.AddrPort{netip.MustParseAddrPort("10.99.0.1:53")}
 	v := testView()
 	srv, err := NewServer(cfg, func() *View { return v })
 	if err != nil {
@@ -228,7 +230,27 @@ func TestServer_inNetNS(t *testing.T) {
 	if r := ask("tcp", "many.example.com.", dns.TypeA, 0); r.Truncated || len(r.Answer) != 80 {
 		t.Errorf("over TCP: truncated %v, %d answers; want all 80", r.Truncated, len(r.Answer))
 	}
-	// Bound to its address only.
+	// The bridge appears after the server started: the server answers
+	// at its address too.
+	check(func() error {
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "gw0"}}
+		if err := netlink.LinkAdd(br); err != nil {
+			return err
+		}
+		a, _ := netlink.ParseAddr("10.99.0.1/24")
+		if err := netlink.AddrAdd(br, a); err != nil {
+			return err
+		}
+		return netlink.LinkSetUp(br)
+	}())
+	for _, network := range []string{"udp", "tcp"} {
+		c := &dns.Client{Net: network, Timeout: 5 * time.Second}
+		r, _, err := c.Exchange(new(dns.Msg).SetQuestion("web.default.svc.cluster.local.", dns.TypeA), "10.99.0.1:53")
+		if err != nil || !slices.Equal(addrs(r), []string{"10.96.0.10"}) {
+			t.Errorf("%s at the bridge's address: %v %v", network, r, err)
+		}
+	}
+	// Bound to its addresses only.
 	check(func() error {
 		if c, err := net.DialTimeout("tcp", "127.0.0.1:53", time.Second); err == nil {
 			c.Close()
@@ -262,6 +284,8 @@ func TestConfig_validate(t *testing.T) {
 		{"no address", func(c *Config) { c.Addr = netip.AddrPort{} }},
 		{"upstream without port", func(c *Config) { c.Upstreams = []string{"10.0.0.1"} }},
 		{"no timeout", func(c *Config) { c.ForwardTimeout = 0 }},
+		{"also at the wildcard", func(c *Config) { c.Also = []netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:53")} }},
+		{"also without port", func(c *Config) { c.Also = []netip.AddrPort{netip.MustParseAddrPort("10.244.0.1:0")} }},
 	} {
 		c := DefaultConfig([]string{"10.0.0.1:53"})
 		tt.mod(&c)

@@ -15,7 +15,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
@@ -57,14 +56,14 @@ type state struct {
 	EndpointSlices []*discoveryv1.EndpointSlice `json:"endpointSlices"`
 }
 
-// NewSource watches cs; Run starts it. snapshot is a file keeping the
-// last state across restarts ("" keeps none): read here, so the view and
-// Services answer from it at once.
-func NewSource(cs kubernetes.Interface, opts Options, snapshot string, log *slog.Logger) (*Source, error) {
+// NewSource watches the Services and EndpointSlices of f (shared with
+// the node's other watchers of them); Run starts it. snapshot is a file
+// keeping the last state across restarts ("" keeps none): read here, so
+// the view and Services answer from it at once.
+func NewSource(f informers.SharedInformerFactory, opts Options, snapshot string, log *slog.Logger) (*Source, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	f := informers.NewSharedInformerFactory(cs, 0)
 	s := &Source{opts: opts, snapshot: snapshot, factory: f, changed: make(chan struct{}, 1), log: log}
 	svc := f.Core().V1().Services()
 	eps := f.Discovery().V1().EndpointSlices()
@@ -101,7 +100,6 @@ func (s *Source) poke() {
 // ends, then saves the snapshot.
 func (s *Source) Run(ctx context.Context) error {
 	s.factory.Start(ctx.Done())
-	defer s.factory.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), s.synced...) {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -38,7 +39,7 @@ func waitView(t *testing.T, s *Source, name, want string) {
 func TestSource_followsTheAPIAndKeepsItsSnapshot(t *testing.T) {
 	snap := filepath.Join(t.TempDir(), "dns", "state.json")
 	cs := fake.NewClientset(service("shop", "web", "10.96.0.20", corev1.ServicePort{Port: 80}))
-	s, err := NewSource(cs, DefaultOptions(), snap, nil)
+	s, err := NewSource(informers.NewSharedInformerFactory(cs, 0), DefaultOptions(), snap, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestSource_followsTheAPIAndKeepsItsSnapshot(t *testing.T) {
 	down.PrependReactor("*", "*", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New("connection refused")
 	})
-	s2, err := NewSource(down, DefaultOptions(), snap, nil)
+	s2, err := NewSource(informers.NewSharedInformerFactory(down, 0), DefaultOptions(), snap, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -84,10 +85,20 @@ func runCluster(ctx context.Context, o *runOptions, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
+	// A stop leaves the cluster first, while the process still has its
+	// grace period ahead, so the others mark this member left (and drop
+	// its routes) rather than failed; the rest shuts down after.
+	leave := sync.OnceFunc(func() {
 		if err := mem.Leave(); err != nil {
 			log.Warn("leave the cluster", "err", err)
 		}
+	})
+	defer leave()
+	stopping, stopped := context.WithCancel(ctx)
+	defer stopped()
+	go func() {
+		<-stopping.Done()
+		leave()
 	}()
 	log.Info("gossip started", "addr", mem.Local().Addr.String(), "coordinator-eligible", o.coordinator)
 
@@ -284,14 +295,15 @@ func runClusterNode(ctx context.Context, o *runOptions, adv net.IP, creds *crede
 	acfg.Node.NoPods = !o.runPods
 	acfg.Log = log
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return announceLoadBalancers(gctx, o.nodeName, adv, cs, log) })
+	view := clusterView(cs)
+	g.Go(func() error { return announceLoadBalancers(gctx, o.nodeName, adv, view, log) })
 	if !o.runPods {
 		a, err := agent.New(acfg, cs)
 		if err != nil {
 			return err
 		}
 		g.Go(func() error { return a.Run(gctx) })
-		return g.Wait()
+		return waitThenShut(g, view)
 	}
 	// The node registers first (without a node API port), learns its pod
 	// CIDR, then starts pods and registers its node API port.
@@ -316,7 +328,7 @@ func runClusterNode(ctx context.Context, o *runOptions, adv net.IP, creds *crede
 	if err != nil {
 		return err
 	}
-	port, err := startPods(gctx, g, &node, tlsCfg, cs, log, acfg.Node.Addresses)
+	port, err := startPods(gctx, g, &node, tlsCfg, cs, view, log, acfg.Node.Addresses)
 	if err != nil {
 		return err
 	}
@@ -327,7 +339,7 @@ func runClusterNode(ctx context.Context, o *runOptions, adv net.IP, creds *crede
 		return err
 	}
 	g.Go(func() error { return a.Run(gctx) })
-	return g.Wait()
+	return waitThenShut(g, view)
 }
 
 // advertiseAddr is the address other members reach this one at.

@@ -6,7 +6,7 @@ import (
 	"net"
 	"net/netip"
 
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/informers"
 
 	"github.com/keel-edge/keel/agent"
 	"github.com/keel-edge/keel/cni"
@@ -20,7 +20,7 @@ var _ agent.Announcer = (*cni.ARPResponder)(nil)
 // node owns, on the interface holding its address adv (the host's first
 // IPv4 when nil), until ctx ends. A node whose address is on no interface
 // of its own (behind NAT) announces nothing and says so.
-func announceLoadBalancers(ctx context.Context, node string, adv net.IP, cs kubernetes.Interface, log *slog.Logger) error {
+func announceLoadBalancers(ctx context.Context, node string, adv net.IP, view informers.SharedInformerFactory, log *slog.Logger) error {
 	if adv == nil {
 		adv = hostaddr.FirstIPv4()
 	}
@@ -38,7 +38,7 @@ func announceLoadBalancers(ctx context.Context, node string, adv net.IP, cs kube
 	defer resp.Close()
 	cfg := agent.DefaultLBAnnounceConfig(node)
 	cfg.Log = log
-	l, err := agent.NewLBAnnouncer(cfg, cs, resp)
+	l, err := agent.NewLBAnnouncer(cfg, view, resp)
 	if err != nil {
 		return err
 	}

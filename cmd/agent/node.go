@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/keel-edge/keel/agent"
@@ -31,6 +32,23 @@ var (
 	_ agent.Network = (*cni.Network)(nil)
 )
 
+// clusterView is the node's one cache of the cluster-wide objects its
+// services follow (Services, EndpointSlices, Nodes), shared by the load
+// balancer, the cluster DNS and the load balancer announcements so each
+// kind is watched once. Each of them starts it; waitThenShut shuts it
+// down.
+func clusterView(cs kubernetes.Interface) informers.SharedInformerFactory {
+	return informers.NewSharedInformerFactory(cs, 0)
+}
+
+// waitThenShut waits for g, whose end cancels the context the view's
+// watches were started with, then for those watches to end.
+func waitThenShut(g *errgroup.Group, view informers.SharedInformerFactory) error {
+	err := g.Wait()
+	view.Shutdown()
+	return err
+}
+
 // runNode runs this machine's node side against the API cs: registration
 // and status, and, with --run-pods, the pod loop with the libcontainer
 // runtime, the image store, the CNI network and the node API.
@@ -44,13 +62,14 @@ func runNode(ctx context.Context, o *runOptions, coord *coordinator.Coordinator,
 		acfg.Node.Addresses = []net.IP{ip}
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return announceLoadBalancers(ctx, o.nodeName, net.ParseIP(o.advertise), cs, log) })
+	view := clusterView(cs)
+	g.Go(func() error { return announceLoadBalancers(ctx, o.nodeName, net.ParseIP(o.advertise), view, log) })
 	if o.runPods {
 		tlsCfg, err := singleNodeAPITLS(o, coord, acfg.Node.Addresses)
 		if err != nil {
 			return err
 		}
-		port, err := startPods(ctx, g, o, tlsCfg, cs, log, acfg.Node.Addresses)
+		port, err := startPods(ctx, g, o, tlsCfg, cs, view, log, acfg.Node.Addresses)
 		if err != nil {
 			return err
 		}
@@ -61,7 +80,7 @@ func runNode(ctx context.Context, o *runOptions, coord *coordinator.Coordinator,
 		return err
 	}
 	g.Go(func() error { return a.Run(ctx) })
-	return g.Wait()
+	return waitThenShut(g, view)
 }
 
 // singleNodeAPITLS is the node API's TLS configuration on a single-node
@@ -83,9 +102,10 @@ func singleNodeAPITLS(o *runOptions, coord *coordinator.Coordinator, addrs []net
 }
 
 // startPods opens the node's adapters, starts the pod loop and the node
-// API (serving with tlsCfg) in g, and returns the node API's port. The
+// API (serving with tlsCfg) in g, with the cluster DNS and the service
+// load balancer following view, and returns the node API's port. The
 // coordinator's scheduler binds pods to nodes.
-func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, tlsCfg *tls.Config, cs kubernetes.Interface, log *slog.Logger, addrs []net.IP) (int32, error) {
+func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, tlsCfg *tls.Config, cs kubernetes.Interface, view informers.SharedInformerFactory, log *slog.Logger, addrs []net.IP) (int32, error) {
 	store, err := images.Open(images.DefaultConfig(filepath.Join(o.dataDir, "images")))
 	if err != nil {
 		return 0, fmt.Errorf("image store: %w", err)
@@ -128,10 +148,15 @@ func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, tlsCfg *tl
 	if len(addrs) > 0 {
 		pcfg.HostIP = addrs[0].String()
 	}
-	if err := startDNS(ctx, g, o, cs, &pcfg, log); err != nil {
+	if err := startDNS(ctx, g, o, view, &pcfg, log); err != nil {
 		return 0, err
 	}
-	pods, err := agent.NewPods(pcfg, cs, rt, store, network)
+	var podNet agent.Network = network
+	if fwd := loadFastPath(o, log); fwd != nil {
+		podNet = newFastNetwork(network, fwd, log)
+		g.Go(func() error { <-ctx.Done(); fwd.Close(); return nil })
+	}
+	pods, err := agent.NewPods(pcfg, cs, rt, store, podNet)
 	if err != nil {
 		return 0, err
 	}
@@ -144,7 +169,7 @@ func startPods(ctx context.Context, g *errgroup.Group, o *runOptions, tlsCfg *tl
 		ln.Close()
 		return 0, err
 	}
-	startServiceLB(ctx, g, o, cs, log, addrs)
+	startServiceLB(ctx, g, o, view, log, addrs)
 	g.Go(func() error { return pods.Run(ctx) })
 	g.Go(func() error { return api.Serve(ctx, ln) })
 	_, port, _ := net.SplitHostPort(ln.Addr().String())

@@ -46,12 +46,14 @@ type runOptions struct {
 	runPods     bool
 	podCIDR     string
 	podRouting  cni.RoutingMode
+	podFastPath bool
 	runDir      string
 	nodeAPIAddr string
 	cniConfDir  string
 	cgroupRoot  string
 	serviceLB   serviceLBOptions
 	clusterDNS  string
+	kubeDNS     string
 	dnsDomain   string
 	resolvConf  string
 	dnsUpstream []string
@@ -90,6 +92,9 @@ and the cgroup "keel-NODE".`,
 				}
 			}
 			o.placeDefaults(def.DataDir, def.Socket)
+			if !cmd.Flags().Changed("cluster-dns-service") {
+				o.kubeDNS = kubeDNSDefault(o.serviceCIDR)
+			}
 			o.serviceLB.placeDefaults(o.cgroupRoot)
 			return run(cmd.Context(), o)
 		},
@@ -117,12 +122,14 @@ and the cgroup "keel-NODE".`,
 	f.BoolVar(&o.runPods, "run-pods", true, "run the pods bound to this node (containers, pod network, node API)")
 	f.StringVar(&o.podCIDR, "pod-cidr", "10.244.0.0/24", "this node's pod address range")
 	f.TextVar(&o.podRouting, "pod-routing", cni.RoutingAuto, "routes to other nodes' pods: auto (direct to nodes on a connected subnet, else vxlan), direct or vxlan")
+	f.BoolVar(&o.podFastPath, "pod-fast-path", true, "forward pod traffic to and from other nodes' pods with eBPF programs, past the bridge and the node's netfilter (off when they cannot load)")
 	f.StringVar(&o.runDir, "run-dir", "", "directory for state that lives until reboot (default /run/keel; see below)")
 	f.StringVar(&o.nodeAPIAddr, "node-api-addr", "0.0.0.0:10250", "listen address of the node API (logs, exec, port-forward)")
 	f.StringVar(&o.cniConfDir, "cni-conf-dir", "", "directory of CNI network configurations (default /etc/cni/net.d; see below)")
 	f.StringVar(&o.cgroupRoot, "cgroup-parent", "", "cgroup under which every container's cgroup is made (default keel; see below)")
 	o.serviceLB.addFlags(f)
 	f.StringVar(&o.clusterDNS, "cluster-dns", clusterdns.DefaultAddr.String(), "node-local address the cluster DNS serves on and pods resolve through (empty: no cluster DNS)")
+	f.StringVar(&o.kubeDNS, "cluster-dns-service", "", "cluster IP of the kube-dns service, pods' second nameserver, which reaches other nodes' cluster DNS when this node's does not answer (default: the tenth address of --service-cidr; empty: none)")
 	f.StringVar(&o.dnsDomain, "cluster-domain", agent.DefaultClusterDomain, "DNS domain of services and pods")
 	f.StringVar(&o.resolvConf, "resolv-conf", "/etc/resolv.conf", "the node's resolver configuration, for pods with dnsPolicy Default and the cluster DNS's upstreams")
 	f.StringSliceVar(&o.dnsUpstream, "dns-upstream", nil, "resolvers (IP or IP:port) the cluster DNS forwards other names to (default: the nameservers of --resolv-conf)")

@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/informers"
 
 	"github.com/keel-edge/keel/agent"
 	"github.com/keel-edge/keel/bpf"
@@ -63,7 +63,7 @@ func (s *serviceLBOptions) placeDefaults(cgroupParent string) {
 // startServiceLB loads the socket load balancer and runs its controller
 // in g. When eBPF cannot load (no bpffs, no cgroup v2, no permission) the
 // node runs without it and says why: pods matter more than services.
-func startServiceLB(ctx context.Context, g *errgroup.Group, o *runOptions, cs kubernetes.Interface, log *slog.Logger, addrs []net.IP) {
+func startServiceLB(ctx context.Context, g *errgroup.Group, o *runOptions, view informers.SharedInformerFactory, log *slog.Logger, addrs []net.IP) {
 	s := o.serviceLB
 	if !s.enabled {
 		log.Info("service load balancing is off (--service-lb=false)")
@@ -98,7 +98,7 @@ func startServiceLB(ctx context.Context, g *errgroup.Group, o *runOptions, cs ku
 		log.Error("service load balancing is off", "err", err)
 		return
 	}
-	ctrl, err := agent.NewServiceLB(cfg, cs, lb, mapsContent(snap))
+	ctrl, err := agent.NewServiceLB(cfg, view, lb, mapsContent(snap))
 	if err != nil {
 		lb.Close()
 		log.Error("service load balancing is off", "err", err)

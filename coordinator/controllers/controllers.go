@@ -36,6 +36,7 @@ var all = []constructor{
 	as(NewJobController),
 	as(NewCronJobController),
 	as(NewLoadBalancerController),
+	as(NewKubeDNSController),
 }
 
 // Controllers runs every controller over one set of shared informers.

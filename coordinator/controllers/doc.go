@@ -34,6 +34,13 @@
 // services, so a coordinator that takes over continues where the last
 // one stopped. Nodes announce the addresses; see the agent package.
 //
+// The kube-dns controller keeps the EndpointSlices of kube-system/kube-dns,
+// a Service without selector the coordinator makes: one endpoint per node
+// that runs pods, at its pod bridge's address, where that node's agent
+// answers DNS, ready while the node is Ready. Its core,
+// desiredKubeDNSSlices and planKubeDNSSlices, takes the nodes and the
+// existing slices and says what to write.
+//
 // The garbage collector follows metadata.ownerReferences across the kinds
 // it watches. Owners delete nothing themselves: when an owner is gone, the
 // collector deletes its dependents (background propagation); the API

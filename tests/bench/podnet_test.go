@@ -17,6 +17,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/testutils"
 	"github.com/vishvananda/netlink"
 
+	"github.com/keel-edge/keel/bpf"
 	"github.com/keel-edge/keel/cni"
 	"github.com/keel-edge/keel/internal/netnstest"
 	"github.com/keel-edge/keel/tests/harness"
@@ -28,15 +29,16 @@ const podNetRoundTrips = 2000
 
 // BenchmarkPodNetwork measures pod-to-pod TCP throughput and round-trip
 // latency across two nodes, with the pod routes cni.SyncNodeRoutes
-// makes in direct and in vxlan mode, against two namespaces joined by a
-// veth (the machine's limit). Nodes and pods are network namespaces that
+// makes in direct and in vxlan mode, each also with the eBPF pod fast
+// path the agent loads (direct+bpf, vxlan+bpf), against two namespaces
+// joined by a veth (the machine's limit). Nodes and pods are network namespaces that
 // the agent's own pieces set up, without containers: the keel-cni plugin
 // (the agent binary, through libcni) attaches each pod to its node's
 // bridge with the MTU of the mode, and each node has the egress
 // masquerade and the node addresses the agent installs.
 //
 // On a shared machine one path measured after another meets different
-// load, so "interleaved" streams over the three in turn, many rounds,
+// load, so "interleaved" streams over all of them in turn, many rounds,
 // and reports each path's throughput next to the veth's measured in the
 // same rounds.
 func BenchmarkPodNetwork(b *testing.B) {
@@ -49,11 +51,12 @@ func BenchmarkPodNetwork(b *testing.B) {
 	b.Run("veth", func(b *testing.B) {
 		measurePodNet(b, vethPath(b))
 	})
-	for _, mode := range []cni.RoutingMode{cni.RoutingDirect, cni.RoutingVXLAN} {
-		b.Run(string(mode), func(b *testing.B) {
-			w := twoNodePods(b, mode)
-			measurePodNet(b, w.path(b, mode))
-			if mode != cni.RoutingVXLAN {
+	for _, m := range podNetModes {
+		b.Run(m.name(), func(b *testing.B) {
+			w := twoNodePods(b, m)
+			measurePodNet(b, w.path(b, m))
+			w.checkFastPath(b)
+			if m.mode != cni.RoutingVXLAN {
 				return
 			}
 			netnstest.In(b, w.nodes[0], func() error {
@@ -70,8 +73,11 @@ func BenchmarkPodNetwork(b *testing.B) {
 	}
 	b.Run("interleaved", func(b *testing.B) {
 		paths := []*podNetPath{vethPath(b)}
-		for _, mode := range []cni.RoutingMode{cni.RoutingDirect, cni.RoutingVXLAN} {
-			paths = append(paths, twoNodePods(b, mode).path(b, mode))
+		var worlds []podNetWorld
+		for _, m := range podNetModes {
+			w := twoNodePods(b, m)
+			worlds = append(worlds, w)
+			paths = append(paths, w.path(b, m))
 		}
 		const mib = 64
 		b.SetBytes(int64(len(paths)) * mib << 20)
@@ -87,7 +93,28 @@ func BenchmarkPodNetwork(b *testing.B) {
 			figures.set(secPods, p.name+", interleaved with the others, TCP throughput", fmt.Sprintf("%.2f Gbit/s (%.2f of veth's), CPU %.0f ms/GiB (%.2f of veth's)",
 				p.gbits(), p.gbits()/veth.gbits(), p.cpuPerGiB(), p.cpuPerGiB()/veth.cpuPerGiB()))
 		}
+		for _, w := range worlds {
+			w.checkFastPath(b)
+		}
 	})
+}
+
+// podNetMode is a routing mode, with or without the pod fast path.
+type podNetMode struct {
+	mode cni.RoutingMode
+	bpf  bool
+}
+
+var podNetModes = []podNetMode{
+	{cni.RoutingDirect, false}, {cni.RoutingDirect, true},
+	{cni.RoutingVXLAN, false}, {cni.RoutingVXLAN, true},
+}
+
+func (m podNetMode) name() string {
+	if m.bpf {
+		return string(m.mode) + "+bpf"
+	}
+	return string(m.mode)
 }
 
 // vethPath is two namespaces joined by a veth.
@@ -97,22 +124,43 @@ func vethPath(b *testing.B) *podNetPath {
 	return servePodNet(b, "veth between two namespaces", x, y, netip.MustParseAddr("10.244.1.6"))
 }
 
-// podNetWorld is two nodes with a pod each.
+// podNetWorld is two nodes with a pod each, and their fast paths.
 type podNetWorld struct {
 	nodes, pods [2]ns.NetNS
 	podIPs      [2]netip.Addr
+	fwd         [2]*bpf.Fwd
 }
 
 // path serves on the second pod for the first.
-func (w podNetWorld) path(b *testing.B, mode cni.RoutingMode) *podNetPath {
-	return servePodNet(b, "pod to pod on another node, "+string(mode), w.pods[0], w.pods[1], w.podIPs[1])
+func (w podNetWorld) path(b *testing.B, m podNetMode) *podNetPath {
+	return servePodNet(b, "pod to pod on another node, "+m.name(), w.pods[0], w.pods[1], w.podIPs[1])
+}
+
+// checkFastPath fails the benchmark when a fast path carried nothing:
+// its figures would be the stack's.
+func (w podNetWorld) checkFastPath(b *testing.B) {
+	for i, f := range w.fwd {
+		if f == nil {
+			continue
+		}
+		s, err := f.Stats()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s.Out == 0 || s.In == 0 {
+			b.Fatalf("node %d: the pod fast path carried nothing: %+v", i+1, s)
+		}
+	}
 }
 
 // twoNodePods makes two node namespaces joined by a veth (192.0.2.1 and
 // .2), a pod attached by keel-cni behind each (pod CIDRs 10.244.1.0/24
 // and 10.244.2.0/24), the nodes' egress masquerade and node addresses,
-// and the pod routes of mode between the nodes.
-func twoNodePods(b *testing.B, mode cni.RoutingMode) podNetWorld {
+// the pod routes of mode between the nodes and, with m.bpf, each node's
+// pod fast path (pinned in a bpffs of the benchmark's own) with its pod
+// on it, as the agent loads it.
+func twoNodePods(b *testing.B, m podNetMode) podNetWorld {
+	mode := m.mode
 	nodeA, nodeB := benchNS(b), benchNS(b)
 	netnstest.Plug(b, nodeA, nodeB, "eth0", "eth0", "192.0.2.1/24", "192.0.2.2/24")
 	agent, _ := harness.Build(b)
@@ -162,7 +210,47 @@ func twoNodePods(b *testing.B, mode cni.RoutingMode) podNetWorld {
 		_, err := cni.SyncNodeRoutes([]cni.NodeRoute{{PodCIDR: cidrs[0], Via: addrs[0]}}, cidrs[1], mode)
 		return err
 	})
-	return podNetWorld{nodes: [2]ns.NetNS{nodeA, nodeB}, pods: [2]ns.NetNS{pods[0], pods[1]}, podIPs: [2]netip.Addr{podIPs[0], podIPs[1]}}
+	w := podNetWorld{nodes: [2]ns.NetNS{nodeA, nodeB}, pods: [2]ns.NetNS{pods[0], pods[1]}, podIPs: [2]netip.Addr{podIPs[0], podIPs[1]}}
+	if !m.bpf {
+		return w
+	}
+	pins := benchBPFFS(b)
+	for i, node := range nodes {
+		netnstest.In(b, node, func() error {
+			f, err := bpf.LoadFwd(bpf.FwdConfig{
+				PinDir:      fmt.Sprintf("%s/node%d", pins, i+1),
+				Uplinks:     []string{"eth0", cni.VXLANDevice},
+				ClusterCIDR: netip.MustParsePrefix("10.244.0.0/16"),
+				PodCIDR:     cidrs[i],
+			})
+			if err != nil {
+				return err
+			}
+			b.Cleanup(func() { f.Close() })
+			w.fwd[i] = f
+			p, err := bpf.FindPod(pods[i].Path(), podIPs[i])
+			if err != nil {
+				return err
+			}
+			return f.AddPod(p)
+		})
+	}
+	return w
+}
+
+// benchBPFFS mounts a bpffs of the benchmark's own, unmounted (which
+// drops its pins) at the end.
+func benchBPFFS(b *testing.B) string {
+	dir := b.TempDir()
+	if err := syscall.Mount("bpf", dir, "bpf", 0, ""); err != nil {
+		b.Fatalf("mount bpffs on %s: %v", dir, err)
+	}
+	b.Cleanup(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			b.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
 }
 
 // podNetPath is a client namespace and a server listening in another,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -144,8 +145,8 @@ func podRows(t *testing.T, api *harness.Agent, kc, selector string) []podRow {
 // containers: a ClusterIP service reached by name from a pod on another
 // node, spread over its ready replicas and leaving out one that fails
 // readiness; a headless StatefulSet pod resolved by name; UDP through a
-// cluster IP; and a client pod whose agent is killed still reaching the
-// service.
+// cluster IP; the kube-dns service's endpoints; and a client pod whose
+// agent is killed still resolving names and reaching the service.
 func TestCluster_services(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a cluster of real agents")
@@ -198,6 +199,40 @@ func TestCluster_services(t *testing.T) {
 		}
 		return got
 	}
+
+	t.Run("kube-dns has one endpoint per node, at its pod bridge", func(t *testing.T) {
+		if ip := kubectl("get", "svc", "-n", "kube-system", "kube-dns", "-o", "jsonpath={.spec.clusterIP}"); ip != "10.96.0.10" {
+			t.Fatalf("kube-dns cluster IP %q, want 10.96.0.10", ip)
+		}
+		// nodeName=address:ready for every endpoint, and every node's
+		// first pod CIDR address.
+		var eps, want string
+		defer func() {
+			if t.Failed() {
+				t.Logf("kube-dns endpoints %q, want %q", eps, want)
+			}
+		}()
+		waitFor(t, "kube-dns endpoints of every node", 30*time.Second, func() bool {
+			eps = strings.TrimSpace(k(t, api, kc, "get", "endpointslices", "-n", "kube-system", "-l", "kubernetes.io/service-name=kube-dns", "-o",
+				`jsonpath={range .items[*].endpoints[*]}{.nodeName}={.addresses[0]}:{.conditions.ready} {end}`))
+			var w []string
+			for _, line := range strings.Split(strings.TrimSpace(k(t, api, kc, "get", "nodes", "-o",
+				`jsonpath={range .items[*]}{.metadata.name} {.spec.podCIDR}{"\n"}{end}`)), "\n") {
+				f := strings.Fields(line)
+				if len(f) != 2 {
+					return false
+				}
+				gw := strings.TrimSuffix(f[1], "0/24") + "1"
+				w = append(w, f[0]+"="+gw+":true")
+			}
+			got := strings.Fields(eps)
+			slices.Sort(got)
+			slices.Sort(w)
+			eps, want = strings.Join(got, " "), strings.Join(w, " ")
+			return eps == want
+		})
+		t.Logf("kube-dns endpoints: %s", eps)
+	})
 
 	t.Run("reached by name from another node", func(t *testing.T) {
 		// The service reaches node-2's DNS view and maps moments after
@@ -335,6 +370,12 @@ func TestCluster_services(t *testing.T) {
 			defer cancel()
 			return node.Run(ctx, "sh", "-c", fmt.Sprintf("echo $$ > %s/cgroup.procs && exec nsenter -t %d -n sh -c '%s'", cgroup, pid, cmd))
 		}
+		// The same with the pod's files: its resolv.conf and busybox.
+		inPodFS := func(cmd string) (string, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			return node.Run(ctx, "sh", "-c", fmt.Sprintf("echo $$ > %s/cgroup.procs && exec nsenter -t %d -n -m /bin/busybox sh -c '%s'", cgroup, pid, cmd))
+		}
 		node.Kill()
 		// Wait until the cluster has noticed: gossip has declared the
 		// member failed, so the other nodes act on it.
@@ -360,11 +401,37 @@ func TestCluster_services(t *testing.T) {
 		if err != nil || !strings.Contains(out, "Address: 192.0.2.53") {
 			t.Errorf("UDP through %s with node-2's agent killed: %v\n%s", udpIP, err, out)
 		}
-		// The cluster DNS is served by the agent process: with it killed,
-		// names do not resolve on this node until it is back (the README
-		// says so).
-		out, err = inPod("timeout 5 busybox nslookup web.default.svc.cluster.local 169.254.20.10")
-		t.Logf("with node-2's agent killed, its cluster DNS: %v: %s", err, strings.TrimSpace(out))
+		// The node's own DNS died with its agent: 169.254.20.10 refuses,
+		// and the resolver moves on to the kube-dns service, which the
+		// pinned maps send to another node's DNS.
+		if out, err := inPod("timeout 5 busybox nslookup web.default.svc.cluster.local 169.254.20.10"); err == nil {
+			t.Errorf("node-2's own cluster DNS answers with its agent killed:\n%s", out)
+		}
+		// busybox nslookup waits out its 5 s timeout on a refusing server
+		// before it asks the next; the C library moves on at the refusal,
+		// which the kernel sends at most once a second to a pod after a
+		// burst (net.ipv4.icmp_ratelimit), else after 5 s.
+		start := time.Now()
+		out, err = inPodFS("timeout 30 nslookup -type=a web.default.svc.cluster.local")
+		if err != nil || !strings.Contains(out, "Address: "+webIP) {
+			t.Fatalf("web.default.svc.cluster.local with node-2's agent killed: %v\n%s", err, out)
+		}
+		t.Logf("nslookup with node-2's agent killed answered in %s", time.Since(start).Round(10*time.Millisecond))
+		start = time.Now()
+		out, err = inPodFS("for i in $(seq 10); do timeout 15 wget -qO- http://web/ 2>/dev/null || { echo failed; break; }; done")
+		if err != nil {
+			t.Fatalf("requests to http://web/ with node-2's agent killed: %v\n%s", err, out)
+		}
+		got = map[string]int{}
+		for _, name := range strings.Fields(out) {
+			got[name]++
+		}
+		for name := range got {
+			if !hasPod(webs, name) {
+				t.Fatalf("with node-2's agent killed, 10 requests to http://web/: %v", got)
+			}
+		}
+		t.Logf("with node-2's agent killed, 10 requests to http://web/ in %s: %v", time.Since(start).Round(10*time.Millisecond), got)
 	})
 }
 

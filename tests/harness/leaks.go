@@ -136,7 +136,7 @@ func (l *madeList) leaks(before, after []string) []string {
 			inodes[ino] = name
 		}
 	}
-	out = append(out, netnsUsers(inodes)...)
+	out = append(out, netnsUsers(inodes, l.cgroups, l.dirs)...)
 	for _, name := range l.links {
 		if _, err := os.Lstat("/sys/class/net/" + name); err == nil {
 			out = append(out, "link "+name+" in the host's namespace")
@@ -163,15 +163,18 @@ func (l *madeList) leaks(before, after []string) []string {
 	return out
 }
 
-// netnsUsers names the processes whose network namespace is one of
-// inodes.
-func netnsUsers(inodes map[uint64]string) []string {
+// netnsUsers names the processes of the test (in one of its cgroups,
+// or started on one of its directories) whose network namespace is one
+// of inodes. The test's own processes are asked for because the kernel
+// gives a gone namespace's inode to the next one made, which may be
+// another test's running beside this one.
+func netnsUsers(inodes map[uint64]string, cgroups, dirs []string) []string {
 	if len(inodes) == 0 {
 		return nil
 	}
 	var out []string
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
+	procs, _ := os.ReadDir("/proc")
+	for _, d := range procs {
 		var pid int
 		if _, err := fmt.Sscanf(d.Name(), "%d", &pid); err != nil {
 			continue
@@ -180,12 +183,30 @@ func netnsUsers(inodes map[uint64]string) []string {
 		if err != nil {
 			continue
 		}
-		if name, ok := inodes[st.Sys().(*syscall.Stat_t).Ino]; ok {
+		if name, ok := inodes[st.Sys().(*syscall.Stat_t).Ino]; ok && isOurs(d.Name(), cgroups, dirs) {
 			comm, _ := os.ReadFile(filepath.Join("/proc", d.Name(), "comm"))
 			out = append(out, fmt.Sprintf("process %d (%s) in network namespace %s", pid, strings.TrimSpace(string(comm)), name))
 		}
 	}
 	return out
+}
+
+// isOurs reports whether process pid is in one of cgroups or names one
+// of dirs on its command line.
+func isOurs(pid string, cgroups, dirs []string) bool {
+	cg, _ := os.ReadFile(filepath.Join("/proc", pid, "cgroup"))
+	for _, c := range cgroups {
+		if strings.Contains(string(cg), "/"+c) {
+			return true
+		}
+	}
+	cmd, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline"))
+	for _, d := range dirs {
+		if strings.Contains(string(cmd), d) {
+			return true
+		}
+	}
+	return false
 }
 
 // mountsUnder lists the mount points below dirs.

@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// TestMadeList_leaks records a namespace with a process in it and a
-// host link, and checks that both are reported until they are gone.
+// TestMadeList_leaks records a namespace with a process of the test in
+// it and a host link, and checks that both are reported until they are
+// gone, and that a process the test did not start is not.
 func TestMadeList_leaks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: makes a network namespace (tier 2)")
@@ -26,11 +27,15 @@ func TestMadeList_leaks(t *testing.T) {
 	made.Store(t, l)
 	defer made.Delete(t)
 	name := NetNS(t)
-	sleep := exec.Command("nsenter", "--net=/run/netns/"+name, "--", "sleep", "60")
-	if err := sleep.Start(); err != nil {
-		t.Fatal(err)
+	mine := t.TempDir()
+	sleep := exec.Command("nsenter", "--net=/run/netns/"+name, "--", "sh", "-c", "sleep 60; : "+mine)
+	other := exec.Command("nsenter", "--net=/run/netns/"+name, "--", "sleep", "60")
+	for _, c := range []*exec.Cmd{sleep, other} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Process.Kill()
 	}
-	defer sleep.Process.Kill()
 	// Wait until nsenter has joined the namespace.
 	want := l.netns[name]
 	for i := 0; ; i++ {
@@ -44,7 +49,7 @@ func TestMadeList_leaks(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	recordLink(t, "lo")
-	recordDir(t, "/proc")
+	recordDir(t, "/proc", mine)
 	leaks := "\n" + strings.Join(l.leaks(nil, []string{"route 10.244.9.0/24 via 10.77.0.9"}), "\n") + "\n"
 	for _, want := range []string{"\nnetwork namespace " + name + "\n", ") in network namespace " + name + "\n",
 		"\nlink lo in the host's namespace\n", "\nmount /proc\n", "\nroute 10.244.9.0/24 via 10.77.0.9 in the host's namespace\n"} {
@@ -52,8 +57,13 @@ func TestMadeList_leaks(t *testing.T) {
 			t.Errorf("leaks lack %q:%s", want, leaks)
 		}
 	}
-	sleep.Process.Kill()
-	sleep.Wait()
+	if n := strings.Count(leaks, ") in network namespace "); n != 1 {
+		t.Errorf("%d processes reported in the namespace, want the test's one only:%s", n, leaks)
+	}
+	for _, c := range []*exec.Cmd{sleep, other} {
+		c.Process.Kill()
+		c.Wait()
+	}
 	if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns del: %v %s", err, out)
 	}

@@ -159,7 +159,7 @@ func TestPods_clusterDNS(t *testing.T) {
 	dbIP := strings.TrimSpace(n.k("get", "pod", "db-0", "-o", "jsonpath={.status.podIP}"))
 
 	if out := n.k("exec", "client", "--", "cat", "/etc/resolv.conf"); out !=
-		"nameserver 169.254.20.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n" {
+		"nameserver 169.254.20.10\nnameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n" {
 		t.Errorf("pod resolv.conf:\n%s", out)
 	}
 
