@@ -50,7 +50,8 @@ func Build(t testing.TB) (agentBin, agentctlBin string) {
 			return
 		}
 		for _, c := range []string{"agent", "agentctl"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, c), "./cmd/"+c)
+			// The Makefile's tags: seccomp for the default profile pods get.
+			cmd := exec.Command("go", "build", "-tags", "seccomp netgo osusergo", "-o", filepath.Join(buildDir, c), "./cmd/"+c)
 			cmd.Dir = Root()
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("go build ./cmd/%s: %v\n%s", c, err, out)
