@@ -319,67 +319,59 @@ func (a *lbApplier) put(p *LBPort) error {
 		delete(ap.backends, addr)
 		delete(ap.local, addr)
 	}
-	wantF := map[LBFrontend]bool{}
-	for _, f := range p.Frontends {
-		wantF[f] = true
-		if aff, ok := ap.frontends[f]; ok && aff == p.Affinity && a.owner[f] == ap {
-			continue
-		}
-		if err := a.maps.PutService(f.Addr, f.Proto, ap.id, p.Affinity); err != nil {
-			return fmt.Errorf("service port %s: %w", p.Key, err)
-		}
-		if o := a.owner[f]; o != nil && o != ap {
-			delete(o.frontends, f)
-		}
-		ap.frontends[f] = p.Affinity
-		a.owner[f] = ap
+	err := syncFrontends(ap, ap.frontends, a.owner, p.Frontends, p.Affinity,
+		func(o *appliedPort) map[LBFrontend]time.Duration { return o.frontends },
+		func(f LBFrontend) error { return a.maps.PutService(f.Addr, f.Proto, ap.id, p.Affinity) },
+		func(f LBFrontend) error { return a.maps.DeleteService(f.Addr, f.Proto) })
+	if err == nil {
+		err = syncFrontends(ap, ap.external, a.extOwner, p.External, p.ExternalLocal,
+			func(o *appliedPort) map[LBFrontend]bool { return o.external },
+			func(f LBFrontend) error { return a.maps.PutExternal(f.Addr, f.Proto, ap.id, p.ExternalLocal) },
+			func(f LBFrontend) error { return a.maps.DeleteExternal(f.Addr, f.Proto) })
 	}
-	for _, f := range sortedFrontends(ap.frontends) {
-		if wantF[f] {
-			continue
-		}
-		if err := a.maps.DeleteService(f.Addr, f.Proto); err != nil {
-			return fmt.Errorf("service port %s: %w", p.Key, err)
-		}
-		delete(ap.frontends, f)
-		delete(a.owner, f)
+	if err != nil {
+		return fmt.Errorf("service port %s: %w", p.Key, err)
 	}
-	return a.putExternal(p, ap)
+	return nil
 }
 
-// putExternal writes what changed in a port's external frontends.
-func (a *lbApplier) putExternal(p *LBPort, ap *appliedPort) error {
-	want := map[LBFrontend]bool{}
-	for _, f := range p.External {
-		want[f] = true
-		if local, ok := ap.external[f]; ok && local == p.ExternalLocal && a.extOwner[f] == ap {
+// syncFrontends makes port ap hold exactly the frontends want, each with
+// value v (a service frontend's affinity, an external one's Local
+// policy), in have and owner: it puts those missing, changed or held by
+// another port (taking them from it, as of held), and deletes the rest.
+func syncFrontends[V comparable](ap *appliedPort, have map[LBFrontend]V, owner map[LBFrontend]*appliedPort, want []LBFrontend, v V,
+	held func(*appliedPort) map[LBFrontend]V, put, del func(LBFrontend) error) error {
+	wanted := map[LBFrontend]bool{}
+	for _, f := range want {
+		wanted[f] = true
+		if cur, ok := have[f]; ok && cur == v && owner[f] == ap {
 			continue
 		}
-		if err := a.maps.PutExternal(f.Addr, f.Proto, ap.id, p.ExternalLocal); err != nil {
-			return fmt.Errorf("service port %s: %w", p.Key, err)
+		if err := put(f); err != nil {
+			return err
 		}
-		if o := a.extOwner[f]; o != nil && o != ap {
-			delete(o.external, f)
+		if o := owner[f]; o != nil && o != ap {
+			delete(held(o), f)
 		}
-		ap.external[f] = p.ExternalLocal
-		a.extOwner[f] = ap
+		have[f] = v
+		owner[f] = ap
 	}
-	for _, f := range sortedExternal(ap.external) {
-		if want[f] {
+	for _, f := range sortedKeys(have) {
+		if wanted[f] {
 			continue
 		}
-		if err := a.maps.DeleteExternal(f.Addr, f.Proto); err != nil {
-			return fmt.Errorf("service port %s: %w", p.Key, err)
+		if err := del(f); err != nil {
+			return err
 		}
-		delete(ap.external, f)
-		delete(a.extOwner, f)
+		delete(have, f)
+		delete(owner, f)
 	}
 	return nil
 }
 
 // remove deletes a port's frontends, then its table, then its backends.
 func (a *lbApplier) remove(ap *appliedPort) error {
-	for _, f := range sortedExternal(ap.external) {
+	for _, f := range sortedKeys(ap.external) {
 		if a.extOwner[f] == ap {
 			if err := a.maps.DeleteExternal(f.Addr, f.Proto); err != nil {
 				return err
@@ -388,7 +380,7 @@ func (a *lbApplier) remove(ap *appliedPort) error {
 		}
 		delete(ap.external, f)
 	}
-	for _, f := range sortedFrontends(ap.frontends) {
+	for _, f := range sortedKeys(ap.frontends) {
 		if a.owner[f] == ap {
 			if err := a.maps.DeleteService(f.Addr, f.Proto); err != nil {
 				return err
@@ -422,24 +414,11 @@ func sortedAddrs(m map[netip.AddrPort]uint32) []netip.AddrPort {
 	return out
 }
 
-func sortedExternal(m map[LBFrontend]bool) []LBFrontend {
+// sortedKeys are a port's frontends in a fixed order.
+func sortedKeys[V any](m map[LBFrontend]V) []LBFrontend {
 	out := make([]LBFrontend, 0, len(m))
 	for f := range m {
 		out = append(out, f)
 	}
 	return sortFrontends(out)
-}
-
-func sortedFrontends(m map[LBFrontend]time.Duration) []LBFrontend {
-	out := make([]LBFrontend, 0, len(m))
-	for f := range m {
-		out = append(out, f)
-	}
-	slices.SortFunc(out, func(x, y LBFrontend) int {
-		if c := x.Addr.Compare(y.Addr); c != 0 {
-			return c
-		}
-		return int(x.Proto) - int(y.Proto)
-	})
-	return out
 }
