@@ -36,7 +36,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, streams Str
 	if err != nil {
 		return 0, fmt.Errorf("exec in %s: %w", id, err)
 	}
-	if s, err := ct.Status(); err != nil || s != libcontainer.Running {
+	// Created counts as running: a container just started may still show
+	// it for a moment, until its init has handed over to the process.
+	if s, err := ct.Status(); err != nil || (s != libcontainer.Running && s != libcontainer.Created) {
 		return 0, fmt.Errorf("exec in %s: container is not running", id)
 	}
 	sp, err := buildSpec(id, rec.Spec, nsPaths{}, "")
