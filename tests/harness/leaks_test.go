@@ -57,8 +57,11 @@ func TestMadeList_leaks(t *testing.T) {
 			t.Errorf("leaks lack %q:%s", want, leaks)
 		}
 	}
-	if n := strings.Count(leaks, ") in network namespace "); n != 1 {
-		t.Errorf("%d processes reported in the namespace, want the test's one only:%s", n, leaks)
+	if !strings.Contains(leaks, fmt.Sprintf("\nprocess %d (", sleep.Process.Pid)) {
+		t.Errorf("the test's process %d is not reported:%s", sleep.Process.Pid, leaks)
+	}
+	if strings.Contains(leaks, fmt.Sprintf("\nprocess %d (", other.Process.Pid)) {
+		t.Errorf("process %d, which the test did not start on its directories, is reported:%s", other.Process.Pid, leaks)
 	}
 	for _, c := range []*exec.Cmd{sleep, other} {
 		c.Process.Kill()
