@@ -128,9 +128,9 @@ func lbNS(b *testing.B) ns.NetNS {
 
 // benchServices are n services 10.96.x.y:80, each in front of the ten
 // backends on port 8080.
-func benchServices(n int) []benchService {
+func benchServices(b *testing.B, n int) []benchService {
 	if n >= 1<<16-2 {
-		panic("benchServices: more services than 10.96.0.0/16 holds")
+		b.Fatalf("%d services: 10.96.0.0/16 holds fewer", n)
 	}
 	svcs := make([]benchService, n)
 	for i := range svcs {
@@ -314,7 +314,7 @@ func BenchmarkServiceLB(b *testing.B) {
 	for _, n := range []int{1, 1000, 10000} {
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
 			e := newLBEnv(b)
-			svcs := benchServices(n)
+			svcs := benchServices(b, n)
 			direct := lbPath{name: "direct", client: e.plain, targets: slices.Clone(svcs[0].backends)}
 			rows = append(rows, e.measureSocketLB(b, direct, svcs)...)
 			rows = append(rows, e.measureIptables(b, direct, svcs)...)

@@ -103,9 +103,6 @@ type arpLAN struct {
 
 func newARPLAN(t *testing.T, nodes int) *arpLAN {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: network namespaces")
-	}
 	requirePrivileged(t)
 	l := &arpLAN{client: newNS(t)}
 	netnstest.In(t, l.client, func() error {

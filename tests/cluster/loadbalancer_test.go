@@ -35,9 +35,6 @@ spec:
 // namespace) resolve it by ARP: exactly one node answers, and when that
 // node dies another one takes over.
 func TestCluster_loadBalancer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: a cluster of real agents")
-	}
 	requireRoot(t)
 	kc := kubectlbin.Require(t, "1.33")
 	c := harness.StartCluster(t, harness.ClusterOptions{Nodes: 3, Coordinators: 1,

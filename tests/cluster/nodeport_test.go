@@ -73,9 +73,6 @@ spec:
 // LoadBalancer service's pool address; with pods routed directly and over
 // VXLAN.
 func TestCluster_nodePort(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: a cluster of real agents")
-	}
 	requireRoot(t)
 	kc := kubectlbin.Require(t, "1.33")
 	for _, routing := range []string{"direct", "vxlan"} {

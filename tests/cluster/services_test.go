@@ -148,9 +148,6 @@ func podRows(t *testing.T, api *harness.Agent, kc, selector string) []podRow {
 // cluster IP; the kube-dns service's endpoints; and a client pod whose
 // agent is killed still resolving names and reaching the service.
 func TestCluster_services(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: a cluster of real agents")
-	}
 	requireRoot(t)
 	kc := kubectlbin.Require(t, "1.33")
 	c := harness.StartCluster(t, harness.ClusterOptions{Nodes: 3, Coordinators: 1, RunPods: true})
